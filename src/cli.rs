@@ -1,0 +1,165 @@
+//! The command line as clap sees it: raw values only. `config` validates them.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cb-step",
+    version,
+    about = "The steps of a CodeBuild container build, without the fragile shell.",
+    long_about = "The steps of a CodeBuild container build, without the fragile shell.\n\n\
+        cb-step replaces the `printf … > imagedefinitions.json`, `docker login` and \
+        `docker build/tag/push` lines of a buildspec with commands that validate their \
+        inputs, pin images by digest and write their outputs atomically.",
+    after_help = "Logging goes to stderr. Set the level with -v/-q or CB_STEP_LOG \
+        (e.g. CB_STEP_LOG=debug). Exit codes are listed in the README."
+)]
+pub struct Cli {
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// Less log output (-q warnings only, -qq errors only).
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write imagedefinitions.json, imageDetail.json, appspec.yaml and taskdef.json, pinned by digest.
+    #[command(name = "emit-imagedefs")]
+    EmitImagedefs(EmitArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PinArg {
+    /// `repo@sha256:…`: deploy exactly what was pushed.
+    Digest,
+    /// `repo:tag`: deploy whatever the tag points at when the deploy runs.
+    Tag,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Write the deploy artifacts of CodePipeline's ECS and CodeDeployToECS actions.\n\n\
+        Images come from the build record that `cb-step build-push` leaves in \
+        `.cb-step/build-record.json` under the source directory ($CODEBUILD_SRC_DIR, or the \
+        current directory), or from `--image NAME=URI`. Every requested file is written, or \
+        none is: nothing is changed on error. The paths written are printed on stdout.",
+    after_help = "Examples:\n  \
+        cb-step emit-imagedefs --image web=123456789012.dkr.ecr.us-east-1.amazonaws.com/web:abc1234\n  \
+        cb-step emit-imagedefs --container web --image-detail --appspec --container-port 8080 \\\n      \
+        --taskdef ecs/taskdef.template.json"
+)]
+pub struct EmitArgs {
+    /// An image built some other way: CONTAINER=URI, e.g. web=1234.dkr.ecr.us-east-1.amazonaws.com/web:abc1234. Repeatable.
+    #[arg(long = "image", value_name = "NAME=URI", help_heading = "Inputs")]
+    pub images: Vec<String>,
+
+    /// Pick this container, or rename the build record's only image to it.
+    /// Default: $CONTAINER_NAME (applied to build-record images only).
+    #[arg(long, value_name = "NAME", help_heading = "Inputs")]
+    pub container: Option<String>,
+
+    /// Read images from this build record. Without `--image`, the default record is read.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "CB_STEP_RECORD",
+        help_heading = "Inputs"
+    )]
+    pub record: Option<PathBuf>,
+
+    /// Directory to write the files into (created if missing).
+    #[arg(long, value_name = "DIR", help_heading = "Outputs")]
+    pub output_dir: Option<PathBuf>,
+
+    /// How to pin images. Default: by digest when the digest is known, else by tag.
+    #[arg(long, value_enum, value_name = "HOW", help_heading = "Outputs")]
+    pub pin: Option<PinArg>,
+
+    /// Also write imageDetail.json (CodeDeployToECS); needs exactly one image.
+    #[arg(long, help_heading = "Outputs")]
+    pub image_detail: bool,
+
+    /// Also write appspec.yaml for a CodeDeploy blue/green ECS deployment; needs exactly one image.
+    #[arg(long, requires = "container_port", help_heading = "appspec.yaml")]
+    pub appspec: bool,
+
+    /// The port the load balancer sends traffic to.
+    #[arg(long, value_name = "PORT", requires = "appspec", value_parser = clap::value_parser!(u16).range(1..), help_heading = "appspec.yaml")]
+    pub container_port: Option<u16>,
+
+    /// Fargate platform version, e.g. LATEST or 1.4.0.
+    #[arg(
+        long,
+        value_name = "VERSION",
+        requires = "appspec",
+        help_heading = "appspec.yaml"
+    )]
+    pub platform_version: Option<String>,
+
+    /// A lifecycle hook: NAME=FUNCTION, NAME one of BeforeInstall, AfterInstall,
+    /// AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic. Repeatable.
+    #[arg(
+        long = "hook",
+        value_name = "NAME=FUNCTION",
+        requires = "appspec",
+        help_heading = "appspec.yaml"
+    )]
+    pub hooks: Vec<String>,
+
+    /// A subnet for the awsvpc network configuration. Repeatable.
+    #[arg(
+        long = "subnet",
+        value_name = "ID",
+        requires = "appspec",
+        help_heading = "appspec.yaml"
+    )]
+    pub subnets: Vec<String>,
+
+    /// A security group for the awsvpc network configuration. Repeatable.
+    #[arg(
+        long = "security-group",
+        value_name = "ID",
+        requires = "appspec",
+        help_heading = "appspec.yaml"
+    )]
+    pub security_groups: Vec<String>,
+
+    /// Whether tasks get a public IP (awsvpc network configuration).
+    #[arg(long, value_name = "ENABLED|DISABLED", requires = "appspec", value_parser = ["ENABLED", "DISABLED"], help_heading = "appspec.yaml")]
+    pub assign_public_ip: Option<String>,
+
+    /// A capacity provider strategy item: NAME[,base=N][,weight=N]. Repeatable.
+    #[arg(
+        long = "capacity-provider",
+        value_name = "SPEC",
+        requires = "appspec",
+        help_heading = "appspec.yaml"
+    )]
+    pub capacity_providers: Vec<String>,
+
+    /// Also write taskdef.json from this task definition template, with the container's
+    /// image set to `<IMAGE1_NAME>` (or the image URI with --render).
+    #[arg(long, value_name = "TEMPLATE", help_heading = "taskdef.json")]
+    pub taskdef: Option<PathBuf>,
+
+    /// Put the resolved image URI into taskdef.json instead of the placeholder.
+    #[arg(long, requires = "taskdef", help_heading = "taskdef.json")]
+    pub render: bool,
+
+    /// Placeholder name, without angle brackets, as in the action's Image1ContainerName.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "IMAGE1_NAME",
+        conflicts_with = "render",
+        requires = "taskdef",
+        help_heading = "taskdef.json"
+    )]
+    pub placeholder: String,
+}

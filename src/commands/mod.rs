@@ -1,0 +1,3 @@
+//! One module per subcommand, each wiring the stages together.
+
+pub mod emit_imagedefs;

@@ -1,0 +1,249 @@
+//! Command-line values turned, once, into validated settings. Nothing past here sees clap.
+
+use std::path::PathBuf;
+
+use crate::cli::{EmitArgs, PinArg};
+use crate::env_vars;
+use crate::manifest::appspec::{CapacityProvider, Hook, Network};
+use crate::manifest::error::ManifestError;
+use crate::manifest::selection::{ContainerChoice, Pin};
+use crate::record::build_record::BuildRecord;
+use crate::record::container_name::ContainerName;
+use crate::registry::reference::ImageRef;
+
+/// The source directory: `$CODEBUILD_SRC_DIR`, else the current directory (as an empty path,
+/// so that messages show `.cb-step/…` rather than `./.cb-step/…`).
+pub fn source_dir() -> PathBuf {
+    env_vars::get(env_vars::CODEBUILD_SRC_DIR).map_or_else(PathBuf::new, PathBuf::from)
+}
+
+#[derive(Debug)]
+pub struct EmitConfig {
+    /// `(argument as given, container, image)` for each `--image`.
+    pub images: Vec<(String, ContainerName, ImageRef)>,
+    /// The build record to read, if any.
+    pub record: Option<PathBuf>,
+    pub container: Option<ContainerChoice>,
+    pub output_dir: PathBuf,
+    pub pin: Option<Pin>,
+    pub image_detail: bool,
+    pub appspec: Option<AppSpecSettings>,
+    pub taskdef: Option<TaskdefSettings>,
+}
+
+/// Everything of appspec.yaml but the container, which is chosen from the images.
+#[derive(Debug)]
+pub struct AppSpecSettings {
+    pub container_port: u16,
+    pub platform_version: Option<String>,
+    pub network: Option<Network>,
+    pub capacity_providers: Vec<CapacityProvider>,
+    pub hooks: Vec<(Hook, String)>,
+}
+
+#[derive(Debug)]
+pub struct TaskdefSettings {
+    pub template: PathBuf,
+    /// `None` renders the image URI into the file.
+    pub placeholder: Option<String>,
+}
+
+impl EmitConfig {
+    pub fn from_args(args: EmitArgs) -> Result<Self, ManifestError> {
+        let images = args
+            .images
+            .iter()
+            .map(|arg| parse_image_arg(arg))
+            .collect::<Result<Vec<_>, _>>()?;
+        // `--image` alone means "exactly these images"; a record is merged in only when named.
+        let record = match (&args.record, images.is_empty()) {
+            (Some(path), _) => Some(path.clone()),
+            (None, true) => Some(BuildRecord::path_in(&source_dir())),
+            (None, false) => None,
+        };
+        let container = match args.container {
+            Some(name) => Some(ContainerChoice {
+                name: parse_container(&name, format!("`--container {name}`"))?,
+                from_env: false,
+            }),
+            None => env_vars::get(env_vars::CONTAINER_NAME)
+                .map(|name| {
+                    parse_container(&name, format!("`CONTAINER_NAME={name}`")).map(|name| {
+                        ContainerChoice {
+                            name,
+                            from_env: true,
+                        }
+                    })
+                })
+                .transpose()?,
+        };
+        let appspec = match args.container_port.filter(|_| args.appspec) {
+            Some(container_port) => Some(AppSpecSettings {
+                container_port,
+                platform_version: args.platform_version,
+                network: network(args.subnets, args.security_groups, args.assign_public_ip)?,
+                capacity_providers: args
+                    .capacity_providers
+                    .iter()
+                    .map(|arg| parse_capacity_provider(arg))
+                    .collect::<Result<_, _>>()?,
+                hooks: parse_hooks(&args.hooks)?,
+            }),
+            None => None,
+        };
+        Ok(EmitConfig {
+            images,
+            record,
+            container,
+            output_dir: args.output_dir.unwrap_or_default(),
+            pin: args.pin.map(|p| match p {
+                PinArg::Digest => Pin::Digest,
+                PinArg::Tag => Pin::Tag,
+            }),
+            image_detail: args.image_detail,
+            appspec,
+            taskdef: args.taskdef.map(|template| TaskdefSettings {
+                template,
+                placeholder: (!args.render).then(|| format!("<{}>", args.placeholder)),
+            }),
+        })
+    }
+}
+
+fn parse_container(name: &str, origin: String) -> Result<ContainerName, ManifestError> {
+    ContainerName::parse(name).map_err(|reason| ManifestError::ContainerName { origin, reason })
+}
+
+fn parse_image_arg(arg: &str) -> Result<(String, ContainerName, ImageRef), ManifestError> {
+    let Some((name, uri)) = arg.split_once('=') else {
+        return Err(ManifestError::ImageArgSyntax {
+            arg: arg.to_owned(),
+        });
+    };
+    let container = parse_container(name, format!("`--image {arg}`"))?;
+    let image = ImageRef::parse(uri).map_err(|reason| ManifestError::Reference {
+        arg: arg.to_owned(),
+        reason,
+    })?;
+    if image.tag().is_none() && image.digest().is_none() {
+        return Err(ManifestError::Unpinned {
+            arg: arg.to_owned(),
+        });
+    }
+    Ok((arg.to_owned(), container, image))
+}
+
+fn parse_hooks(args: &[String]) -> Result<Vec<(Hook, String)>, ManifestError> {
+    let mut hooks: Vec<(Hook, String)> = Vec::new();
+    for arg in args {
+        let problem = |problem: &str| ManifestError::Hook {
+            arg: arg.clone(),
+            problem: problem.to_owned(),
+        };
+        let (name, function) = arg
+            .split_once('=')
+            .ok_or_else(|| problem("not of the form NAME=FUNCTION"))?;
+        let hook: Hook = name
+            .parse()
+            .map_err(|()| problem(&format!("unknown hook `{name}`")))?;
+        if function.is_empty() {
+            return Err(problem("the function name is empty"));
+        }
+        if hooks.iter().any(|(h, _)| *h == hook) {
+            return Err(problem(&format!("`{hook}` is given more than once")));
+        }
+        hooks.push((hook, function.to_owned()));
+    }
+    hooks.sort_by_key(|(hook, _)| *hook);
+    Ok(hooks)
+}
+
+fn network(
+    subnets: Vec<String>,
+    security_groups: Vec<String>,
+    assign_public_ip: Option<String>,
+) -> Result<Option<Network>, ManifestError> {
+    if subnets.is_empty() && security_groups.is_empty() && assign_public_ip.is_none() {
+        return Ok(None);
+    }
+    let mut missing = Vec::new();
+    if subnets.is_empty() {
+        missing.push("`--subnet`");
+    }
+    if security_groups.is_empty() {
+        missing.push("`--security-group`");
+    }
+    if assign_public_ip.is_none() {
+        missing.push("`--assign-public-ip`");
+    }
+    if !missing.is_empty() {
+        return Err(ManifestError::NetworkIncomplete { missing });
+    }
+    Ok(Some(Network {
+        subnets,
+        security_groups,
+        assign_public_ip: assign_public_ip.as_deref() == Some("ENABLED"),
+    }))
+}
+
+fn parse_capacity_provider(arg: &str) -> Result<CapacityProvider, ManifestError> {
+    let problem = |problem: String| ManifestError::CapacityProvider {
+        arg: arg.to_owned(),
+        problem,
+    };
+    let mut parts = arg.split(',');
+    let name = parts.next().unwrap_or_default();
+    if name.is_empty() || name.contains('=') {
+        return Err(problem("the capacity provider name comes first".into()));
+    }
+    let mut provider = CapacityProvider {
+        base: None,
+        capacity_provider: name.to_owned(),
+        weight: None,
+    };
+    for part in parts {
+        let (key, value) = part
+            .split_once('=')
+            .ok_or_else(|| problem(format!("`{part}` is not KEY=N")))?;
+        let number: u32 = value
+            .parse()
+            .map_err(|_| problem(format!("`{value}` is not a whole number")))?;
+        match key {
+            "base" if number <= 100_000 => provider.base = Some(number),
+            "weight" if number <= 1000 => provider.weight = Some(number),
+            "base" | "weight" => {
+                return Err(problem(format!(
+                    "`{key}` is out of range (base 0-100000, weight 0-1000)"
+                )));
+            }
+            _ => return Err(problem(format!("unknown key `{key}` (use base or weight)"))),
+        }
+    }
+    Ok(provider)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_provider_spec() {
+        let p = parse_capacity_provider("FARGATE_SPOT,base=1,weight=2").unwrap();
+        assert_eq!(
+            (p.capacity_provider.as_str(), p.base, p.weight),
+            ("FARGATE_SPOT", Some(1), Some(2))
+        );
+        assert!(parse_capacity_provider("FARGATE,size=2").is_err());
+        assert!(parse_capacity_provider("weight=2").is_err());
+        assert!(parse_capacity_provider("FARGATE,weight=x").is_err());
+    }
+
+    #[test]
+    fn hooks_are_validated_and_ordered() {
+        let hooks = parse_hooks(&["AfterAllowTraffic=b".into(), "BeforeInstall=a".into()]).unwrap();
+        assert_eq!(hooks[0].0, Hook::BeforeInstall);
+        assert!(parse_hooks(&["BeforeDeploy=x".into()]).is_err());
+        assert!(parse_hooks(&["BeforeInstall=".into()]).is_err());
+        assert!(parse_hooks(&["BeforeInstall=a".into(), "BeforeInstall=b".into()]).is_err());
+    }
+}

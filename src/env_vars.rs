@@ -1,0 +1,17 @@
+//! Every environment variable cb-step reads, in one place.
+
+/// The container name tutorials use; the default for `--container` on build-record images.
+pub const CONTAINER_NAME: &str = "CONTAINER_NAME";
+/// CodeBuild's source directory; the build record lives under it.
+pub const CODEBUILD_SRC_DIR: &str = "CODEBUILD_SRC_DIR";
+/// Log filter in tracing's `EnvFilter` syntax, e.g. `debug` or `cb_step=trace`; overrides -v/-q.
+pub const CB_STEP_LOG: &str = "CB_STEP_LOG";
+/// Path of the build record, instead of `<source dir>/.cb-step/build-record.json`.
+pub const CB_STEP_RECORD: &str = "CB_STEP_RECORD";
+/// Any value turns colours off (<https://no-color.org>).
+pub const NO_COLOR: &str = "NO_COLOR";
+
+/// A variable's value, treating an empty one as unset, as CodeBuild's own scripts do.
+pub fn get(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}

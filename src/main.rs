@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(cb_step::run(std::env::args_os()));
+}

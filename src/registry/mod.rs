@@ -1,0 +1,4 @@
+//! Names and digests of images in registries.
+
+pub mod digest;
+pub mod reference;

@@ -1,0 +1,8 @@
+//! One integration-test binary: every test drives the built `cb-step` through `harness::Test`.
+
+mod harness;
+
+mod cli;
+mod emit_errors;
+mod emit_imagedefs;
+mod emit_record;
