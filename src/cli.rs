@@ -29,9 +29,43 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Log in to ECR through the AWS credential chain and write the Docker config.
+    #[command(name = "ecr-login")]
+    EcrLogin(EcrLoginArgs),
     /// Write imagedefinitions.json, imageDetail.json, appspec.yaml and taskdef.json, pinned by digest.
     #[command(name = "emit-imagedefs")]
-    EmitImagedefs(EmitArgs),
+    EmitImagedefs(Box<EmitArgs>),
+}
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Log in to ECR: get an authorization token through the AWS SDK's credential chain \
+        (environment, profile, web identity, CodeBuild's container credentials, EC2 metadata), \
+        check it against the registry (GET /v2/), and write it to $DOCKER_CONFIG/config.json \
+        (else ~/.docker/config.json), keeping every other entry.\n\n\
+        Prints each registry host on stdout, so `REGISTRY=$(cb-step ecr-login)` works. The \
+        password appears nowhere else, at any log level, and never on a command line.",
+    after_help = "Examples:\n  \
+        cb-step ecr-login\n  \
+        cb-step ecr-login --registry-id 123456789012 --registry-id 210987654321\n  \
+        cb-step ecr-login --password-stdout | helm registry login --username AWS --password-stdin $REGISTRY"
+)]
+pub struct EcrLoginArgs {
+    /// AWS region. Default: AWS_REGION, AWS_DEFAULT_REGION, then the profile's region.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// The 12-digit account id of a registry to log in to. Repeatable. Default: the caller's own.
+    #[arg(long = "registry-id", value_name = "ACCOUNT")]
+    pub registry_ids: Vec<String>,
+
+    /// Print the password instead of the host (for helm, oras, …). Only when asked.
+    #[arg(long)]
+    pub password_stdout: bool,
+
+    /// Skip checking the token against the registry.
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

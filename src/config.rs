@@ -2,19 +2,40 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{EmitArgs, PinArg};
+use crate::cli::{EcrLoginArgs, EmitArgs, PinArg};
 use crate::env_vars;
 use crate::manifest::appspec::{CapacityProvider, Hook, Network};
 use crate::manifest::error::ManifestError;
 use crate::manifest::selection::{ContainerChoice, Pin};
 use crate::record::build_record::BuildRecord;
 use crate::record::container_name::ContainerName;
+use crate::registry::ecr::EcrSettings;
 use crate::registry::reference::ImageRef;
 
 /// The source directory: `$CODEBUILD_SRC_DIR`, else the current directory (as an empty path,
 /// so that messages show `.cb-step/…` rather than `./.cb-step/…`).
 pub fn source_dir() -> PathBuf {
     env_vars::get(env_vars::CODEBUILD_SRC_DIR).map_or_else(PathBuf::new, PathBuf::from)
+}
+
+#[derive(Debug)]
+pub struct EcrLoginConfig {
+    pub ecr: EcrSettings,
+    pub verify: bool,
+    pub password_stdout: bool,
+}
+
+impl EcrLoginConfig {
+    pub fn from_args(args: EcrLoginArgs) -> Self {
+        EcrLoginConfig {
+            ecr: EcrSettings {
+                region: args.region,
+                registry_ids: args.registry_ids,
+            },
+            verify: !args.no_verify,
+            password_stdout: args.password_stdout,
+        }
+    }
 }
 
 #[derive(Debug)]

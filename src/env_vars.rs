@@ -8,6 +8,13 @@ pub const CODEBUILD_SRC_DIR: &str = "CODEBUILD_SRC_DIR";
 pub const CB_STEP_LOG: &str = "CB_STEP_LOG";
 /// Path of the build record, instead of `<source dir>/.cb-step/build-record.json`.
 pub const CB_STEP_RECORD: &str = "CB_STEP_RECORD";
+/// The ECR API endpoint, when not AWS's (read by the AWS SDK; named here for messages).
+pub const AWS_ENDPOINT_URL_ECR: &str = "AWS_ENDPOINT_URL_ECR";
+/// Every AWS API endpoint, when not AWS's (read by the AWS SDK; named here for messages).
+pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+/// The Docker config directory (`config.json` inside), instead of `~/.docker`.
+pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
+pub const HOME: &str = "HOME";
 /// Any value turns colours off (<https://no-color.org>).
 pub const NO_COLOR: &str = "NO_COLOR";
 

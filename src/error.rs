@@ -3,12 +3,20 @@
 use std::error::Error as _;
 use std::fmt::Write as _;
 
+use crate::docker_config::DockerConfigError;
 use crate::exit_code;
 use crate::manifest::error::ManifestError;
 use crate::record::build_record::RecordError;
+use crate::registry::login_error::LoginError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    #[error(transparent)]
+    DockerConfig(#[from] DockerConfigError),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
     #[error(transparent)]
     Record(#[from] RecordError),
     #[error(transparent)]
@@ -18,6 +26,15 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
+            Error::Login(e) if e.is_usage() => exit_code::USAGE,
+            Error::Login(e) if e.is_unreachable() => exit_code::UNREACHABLE,
+            Error::Login(LoginError::Api { .. } | LoginError::MalformedToken { .. }) => {
+                exit_code::FAILURE
+            }
+            Error::Login(_) => exit_code::CREDENTIALS,
+            Error::DockerConfig(e) if e.is_output() => exit_code::OUTPUT,
+            Error::DockerConfig(_) => exit_code::INPUT,
+            Error::Runtime(_) => exit_code::FAILURE,
             Error::Record(RecordError::Write(_) | RecordError::Lock { .. }) => exit_code::OUTPUT,
             Error::Record(_) => exit_code::INPUT,
             Error::Manifest(ManifestError::Write(_) | ManifestError::OutputDir { .. }) => {
@@ -30,6 +47,9 @@ impl Error {
 
     pub fn hint(&self) -> Option<String> {
         match self {
+            Error::Login(e) => e.hint(),
+            Error::DockerConfig(e) => e.hint(),
+            Error::Runtime(_) => None,
             Error::Record(e) => e.hint(),
             Error::Manifest(e) => e.hint(),
         }

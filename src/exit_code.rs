@@ -1,7 +1,9 @@
-//! Exit codes, in one place. The README's table is generated from nothing: keep them in step.
+//! Exit codes, in one place. The README's table repeats them: keep the two in step.
 
 /// Everything asked for was done.
 pub const SUCCESS: i32 = 0;
+/// Something failed that has no code of its own (an unexpected answer from an AWS API).
+pub const FAILURE: i32 = 1;
 /// The command line is wrong: an unknown flag, a missing value, or a value that fails
 /// validation (a bad container name or image URI). clap uses 2 for its own errors too.
 pub const USAGE: i32 = 2;
@@ -10,3 +12,8 @@ pub const USAGE: i32 = 2;
 pub const INPUT: i32 = 3;
 /// An output could not be written. Nothing was changed.
 pub const OUTPUT: i32 = 4;
+/// AWS or the registry refused: no credentials found, credentials rejected, access denied
+/// (`ecr:GetAuthorizationToken`), or the registry answered 401 to the token.
+pub const CREDENTIALS: i32 = 5;
+/// The ECR API or the registry could not be reached. Retrying later may help.
+pub const UNREACHABLE: i32 = 6;

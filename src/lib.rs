@@ -1,12 +1,14 @@
 //! cb-step: the steps of a CodeBuild container build, as one static binary.
 //!
 //! Data flow: `cli` → `config` → `commands::*`, which wire the stages:
+//! `registry` (ECR tokens, names, digests) → `docker_config` (credentials for docker),
 //! `record` (what was built) → `manifest` (what to deploy, rendered) → `atomic` (written).
 
 pub mod atomic;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod docker_config;
 pub mod env_vars;
 pub mod error;
 pub mod exit_code;
@@ -49,8 +51,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
 
 fn execute(command: Command) -> Result<(), Error> {
     match command {
+        Command::EcrLogin(args) => {
+            commands::ecr_login::execute(config::EcrLoginConfig::from_args(args))
+        }
         Command::EmitImagedefs(args) => {
-            commands::emit_imagedefs::execute(config::EmitConfig::from_args(args)?)
+            commands::emit_imagedefs::execute(config::EmitConfig::from_args(*args)?)
         }
     }
 }

@@ -2,7 +2,11 @@
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::{EnvFilter, filter_fn};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{Layer as _, fmt};
 
 use crate::env_vars;
 
@@ -15,29 +19,37 @@ pub fn init(verbosity: i8) {
         1 => "debug",
         _ => "trace",
     };
-    // A bare level applies to cb-step alone: the AWS SDK and HTTP stacks log request and
-    // response details at debug and trace, and those are not for a build log.
+    // Other crates speak up only when asked: their warnings repeat what cb-step's own error
+    // says, with raw HTTP responses attached.
+    let others = if verbosity > 0 { "warn" } else { "error" };
+    // A bare level applies to cb-step alone.
     let spec = match env_vars::get(env_vars::CB_STEP_LOG) {
         Some(spec) if spec.parse::<tracing::Level>().is_ok() || spec == "off" => {
-            format!("cb_step={spec},warn")
+            format!("cb_step={spec},{others}")
         }
         Some(spec) => spec,
-        None => format!("cb_step={level},warn"),
+        None => format!("cb_step={level},{others}"),
     };
     let filter = EnvFilter::try_new(&spec).unwrap_or_else(|_| {
         eprintln!(
             "warning: ignoring invalid {}={spec:?}",
             env_vars::CB_STEP_LOG
         );
-        EnvFilter::new(format!("cb_step={level},warn"))
+        EnvFilter::new(format!("cb_step={level},{others}"))
     });
     // CodeBuild's log viewer shows escape codes as garbage, so colour only a real terminal.
     let ansi = std::io::stderr().is_terminal() && env_vars::get(env_vars::NO_COLOR).is_none();
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .with_target(false)
         .without_time()
-        .try_init();
+        .with_filter(filter)
+        .with_filter(filter_fn(|meta| {
+            // Whatever CB_STEP_LOG says, other crates never log below info: the AWS SDK and
+            // the HTTP stack put request and response details (tokens included) at debug and
+            // trace, and a build log is no place for those.
+            meta.target().starts_with("cb_step") || *meta.level() <= LevelFilter::INFO
+        }));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }

@@ -1,3 +1,4 @@
 //! One module per subcommand, each wiring the stages together.
 
+pub mod ecr_login;
 pub mod emit_imagedefs;

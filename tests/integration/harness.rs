@@ -6,6 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cb-step");
 pub const ECR: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -20,10 +21,102 @@ pub fn digest(fill: char) -> String {
     format!("sha256:{}", fill.to_string().repeat(64))
 }
 
+/// The ECR stand-in that `.ci/testbed up` provisions: its variables, read from its env file.
+/// Tests that need it fail loudly when it is missing; they are never skipped.
+pub struct Bed {
+    vars: Vec<(String, String)>,
+}
+
+impl Bed {
+    pub fn get() -> &'static Bed {
+        static BED: OnceLock<Bed> = OnceLock::new();
+        BED.get_or_init(|| {
+            let dir = std::env::var("CB_STEP_TESTBED_DIR")
+                .unwrap_or_else(|_| "/var/tmp/cb-step-testbed".into());
+            let path = Path::new(&dir).join("env");
+            let text = fs::read_to_string(&path).unwrap_or_else(|e| {
+                panic!(
+                    "the test bed is not up ({}: {e}); run `bash .ci/testbed up`, or the README's test command `bash .ci/test`",
+                    path.display()
+                )
+            });
+            let vars = text
+                .lines()
+                .filter_map(|line| line.trim().strip_prefix("export "))
+                .filter_map(|line| line.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.trim_matches(['"', '\'']).to_owned()))
+                .collect();
+            Bed { vars }
+        })
+    }
+
+    #[track_caller]
+    pub fn var(&self, name: &str) -> &str {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| {
+                panic!("the test bed's env file has no {name}; run `bash .ci/testbed up`")
+            })
+    }
+
+    pub fn registry(&self) -> &str {
+        self.var("CB_STEP_TESTBED_REGISTRY")
+    }
+
+    /// The standard AWS variables that point the SDK (and the AWS CLI) at the stand-in.
+    pub fn aws_env(&self) -> Vec<(String, String)> {
+        self.vars
+            .iter()
+            .filter(|(k, _)| k.starts_with("AWS_"))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The password inside the stand-in's ECR token: what must never leak.
+pub const ECR_PASSWORD: &str = "123456789012-auth-token";
+
+/// Runs a helper tool (docker, skopeo, aws, sh) and returns its stdout; panics with its output
+/// when it fails.
+#[track_caller]
+pub fn tool(program: &str, args: &[&str], env: &[(String, String)]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+/// Pushes the bed's base image as `image` with the docker CLI, removes it locally and pulls it
+/// back: what a user's `docker push`/`docker pull` would do with the Docker config in `env`.
+#[track_caller]
+pub fn push_and_pull(image: &str, env: &[(String, String)]) {
+    tool(
+        "docker",
+        &["tag", Bed::get().var("CB_STEP_TESTBED_BASE_IMAGE"), image],
+        env,
+    );
+    tool("docker", &["push", image], env);
+    tool("docker", &["rmi", image], env);
+    tool("docker", &["pull", image], env);
+    tool("docker", &["rmi", image], env);
+}
+
 pub struct Test {
     dir: tempfile::TempDir,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    trace: bool,
 }
 
 impl Test {
@@ -35,6 +128,7 @@ impl Test {
                 .expect("temp dir"),
             args: Vec::new(),
             env: Vec::new(),
+            trace: false,
         }
     }
 
@@ -52,6 +146,46 @@ impl Test {
         self
     }
 
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.env.retain(|(k, _)| k != key);
+        self
+    }
+
+    /// Points AWS at the test bed and docker at this test's own config (`<dir>/docker`).
+    pub fn bed(mut self) -> Self {
+        self.env.extend(Bed::get().aws_env());
+        let docker_config = self
+            .dir
+            .path()
+            .join("docker")
+            .to_string_lossy()
+            .into_owned();
+        self.env.push(("DOCKER_CONFIG".into(), docker_config));
+        self
+    }
+
+    /// A name no other test uses: for repositories and tags in the shared registry.
+    pub fn unique(&self, prefix: &str) -> String {
+        let suffix: String = self
+            .dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        format!("{prefix}-{suffix}")
+    }
+
+    /// Runs cb-step under `strace -f -e execve`, writing the trace to `<dir>/strace.log`, so
+    /// a test can see every program cb-step started and with which arguments.
+    pub fn traced(mut self) -> Self {
+        self.trace = true;
+        self
+    }
+
     /// Writes `contents` to `path` inside the test directory.
     pub fn file(self, path: &str, contents: impl AsRef<[u8]>) -> Self {
         let full = self.dir.path().join(path);
@@ -65,7 +199,17 @@ impl Test {
     }
 
     pub fn run(self) -> Outcome {
-        let output = Command::new(BIN)
+        let mut command = if self.trace {
+            let mut strace = Command::new("strace");
+            strace
+                .args(["-f", "-qq", "-e", "trace=execve", "-s", "65536", "-o"])
+                .arg(self.dir.path().join("strace.log"))
+                .arg(BIN);
+            strace
+        } else {
+            Command::new(BIN)
+        };
+        let output = command
             .args(&self.args)
             .current_dir(self.dir.path())
             .env_clear()
@@ -111,6 +255,10 @@ impl Outcome {
             self.args, self.stdout, self.stderr
         );
         self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
     }
 
     #[track_caller]

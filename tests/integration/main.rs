@@ -3,6 +3,9 @@
 mod harness;
 
 mod cli;
+mod ecr_login;
+mod ecr_login_errors;
 mod emit_errors;
 mod emit_imagedefs;
 mod emit_record;
+mod testbed;

@@ -1,0 +1,245 @@
+//! ECR authorization tokens through the AWS SDK's standard credential chain.
+//!
+//! Credentials, region and endpoint all come from the SDK's own sources (environment, profile,
+//! web identity, CodeBuild's container credentials, IMDS; `AWS_ENDPOINT_URL_ECR` and
+//! `AWS_ENDPOINT_URL`), so cb-step behaves exactly like the AWS CLI in the same build.
+
+use aws_config::BehaviorVersion;
+use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ecr::operation::get_authorization_token::GetAuthorizationTokenError;
+
+use super::credentials::RegistryCredentials;
+use super::login_error::{Detail, LoginError};
+use crate::env_vars;
+
+/// A token for one registry. The host comes from the token's `proxyEndpoint`, never from
+/// pieced-together account and region strings, so FIPS, China and dual-stack hosts just work.
+#[derive(Debug, Clone)]
+pub struct EcrToken {
+    /// `123456789012.dkr.ecr.us-east-1.amazonaws.com`
+    pub host: String,
+    /// `https://123456789012.dkr.ecr.us-east-1.amazonaws.com`
+    pub proxy_endpoint: String,
+    pub credentials: RegistryCredentials,
+    /// Seconds since the epoch. Not acted on: the test bed's tokens are always "expired".
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EcrSettings {
+    /// Overrides `AWS_REGION` / `AWS_DEFAULT_REGION` / the profile's region.
+    pub region: Option<String>,
+    /// 12-digit account ids; empty means the caller's own registry.
+    pub registry_ids: Vec<String>,
+}
+
+pub async fn sdk_config(region: Option<&str>) -> Result<aws_config::SdkConfig, LoginError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_owned()));
+    }
+    #[cfg(feature = "tls-ring")]
+    {
+        use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+        loader = loader.http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build_https(),
+        );
+    }
+    let config = loader.load().await;
+    if config.region().is_none() {
+        return Err(LoginError::NoRegion);
+    }
+    Ok(config)
+}
+
+/// Where the ECR API calls go, for error messages.
+fn api_endpoint(region: &str) -> String {
+    env_vars::get(env_vars::AWS_ENDPOINT_URL_ECR)
+        .or_else(|| env_vars::get(env_vars::AWS_ENDPOINT_URL))
+        .unwrap_or_else(|| format!("https://api.ecr.{region}.amazonaws.com"))
+}
+
+pub async fn fetch_tokens(settings: &EcrSettings) -> Result<Vec<EcrToken>, LoginError> {
+    for id in &settings.registry_ids {
+        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(LoginError::BadRegistryId { value: id.clone() });
+        }
+    }
+    let config = sdk_config(settings.region.as_deref()).await?;
+    let region = config.region().map(ToString::to_string).unwrap_or_default();
+    let endpoint = api_endpoint(&region);
+    tracing::debug!("asking {endpoint} for an ECR authorization token (region {region})");
+    let client = aws_sdk_ecr::Client::new(&config);
+    let mut request = client.get_authorization_token();
+    if !settings.registry_ids.is_empty() {
+        // Deprecated because the token is valid for every registry the caller may use; it is
+        // still the one way to learn each registry's `proxyEndpoint` rather than guess its host.
+        #[expect(deprecated)]
+        {
+            request = request.set_registry_ids(Some(settings.registry_ids.clone()));
+        }
+    }
+    let output = request
+        .send()
+        .await
+        .map_err(|e| classify(e, &endpoint, &region))?;
+    let mut tokens = Vec::new();
+    for data in output.authorization_data() {
+        let endpoint = data.proxy_endpoint().unwrap_or_default();
+        let host = endpoint
+            .strip_prefix("https://")
+            .or_else(|| endpoint.strip_prefix("http://"))
+            .unwrap_or(endpoint)
+            .trim_end_matches('/')
+            .to_owned();
+        let credentials = data
+            .authorization_token()
+            .and_then(RegistryCredentials::from_ecr_token);
+        let (false, Some(credentials)) = (host.is_empty(), credentials) else {
+            return Err(LoginError::MalformedToken {
+                endpoint: endpoint.to_owned(),
+            });
+        };
+        tokens.push(EcrToken {
+            host,
+            proxy_endpoint: endpoint.to_owned(),
+            credentials,
+            expires_at: data.expires_at().map(|t| t.secs()),
+        });
+    }
+    if tokens.is_empty() {
+        return Err(LoginError::MalformedToken { endpoint });
+    }
+    Ok(tokens)
+}
+
+fn classify(
+    error: SdkError<GetAuthorizationTokenError>,
+    endpoint: &str,
+    region: &str,
+) -> LoginError {
+    let chain = error_chain(&error);
+    if let SdkError::ServiceError(service) = &error {
+        let mut code = service.err().code().unwrap_or_default().to_owned();
+        let mut message = service.err().message().unwrap_or_default().to_owned();
+        if code.is_empty() {
+            // Something between us and ECR (a proxy, a gateway, a stand-in) answered in a form
+            // the SDK does not parse for this service; read the error from the body ourselves.
+            let raw = service.raw();
+            let body = String::from_utf8_lossy(raw.body().bytes().unwrap_or_default());
+            (code, message) = error_fields(&body);
+            if code.is_empty() {
+                code = format!("HTTP {}", raw.status().as_u16());
+            }
+        }
+        return match code.as_str() {
+            "AccessDeniedException" | "AccessDenied" => LoginError::AccessDenied { message },
+            "InvalidParameterException" => LoginError::Rejected { code, message },
+            "UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "InvalidSignatureException"
+            | "SignatureDoesNotMatch"
+            | "ExpiredToken"
+            | "ExpiredTokenException" => LoginError::BadCredentials { code, message },
+            _ => LoginError::Api {
+                endpoint: endpoint.to_owned(),
+                detail: Detail(format!("{code}: {message}")),
+            },
+        };
+    }
+    // The SDK reports an empty credential chain as a dispatch failure caused by a
+    // `CredentialsError`, before any request is sent.
+    if caused_by::<aws_credential_types::provider::error::CredentialsError>(&error) {
+        return LoginError::NoCredentials {
+            detail: Detail(chain),
+        };
+    }
+    match &error {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => LoginError::Unreachable {
+            endpoint: endpoint.to_owned(),
+            region: region.to_owned(),
+            detail: Detail(chain),
+        },
+        _ => LoginError::Api {
+            endpoint: endpoint.to_owned(),
+            detail: Detail(chain),
+        },
+    }
+}
+
+/// The code and message of an AWS error document, in the XML form of the query protocols
+/// (`<Code>…</Code><Message>…</Message>`) or the JSON form (`"__type"`, `"message"`).
+fn error_fields(body: &str) -> (String, String) {
+    let between = |open: &str, close: &str| {
+        let start = body.find(open)? + open.len();
+        let end = body[start..].find(close)? + start;
+        Some(body[start..end].trim().to_owned())
+    };
+    if let Some(code) = between("<Code>", "</Code>") {
+        return (code, between("<Message>", "</Message>").unwrap_or_default());
+    }
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(body) {
+        let field = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| json.get(n).and_then(|v| v.as_str()))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        // `__type` may carry a namespace: `com.amazonaws.ecr#AccessDeniedException`.
+        let code = field(&["__type", "code"]);
+        let code = code.rsplit('#').next().unwrap_or_default().to_owned();
+        return (code, field(&["message", "Message"]));
+    }
+    (String::new(), String::new())
+}
+
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(cause) = source {
+        if cause.is::<E>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// The messages of an error and its causes, joined: SDK errors put the useful part deep.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_fields;
+
+    #[test]
+    fn reads_aws_error_documents_in_either_form() {
+        let xml = r#"<?xml version="1.0"?><ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: x is not authorized</Message></Error></Errors></ErrorResponse>"#;
+        assert_eq!(
+            error_fields(xml),
+            ("AccessDenied".into(), "User: x is not authorized".into())
+        );
+        let json = r#"{"__type":"com.amazonaws.ecr#AccessDeniedException","message":"no"}"#;
+        assert_eq!(
+            error_fields(json),
+            ("AccessDeniedException".into(), "no".into())
+        );
+        assert_eq!(
+            error_fields("<html>Forbidden</html>"),
+            (String::new(), String::new())
+        );
+    }
+}
