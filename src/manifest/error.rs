@@ -137,8 +137,12 @@ impl ManifestError {
             ManifestError::TemplateRead { .. } | ManifestError::TemplateParse { .. } => {
                 "`--taskdef` takes a task definition JSON file, e.g. the output of `aws ecs describe-task-definition --query taskDefinition`".into()
             }
+            ManifestError::Template {
+                problem: TemplateProblem::NoSuchContainer { .. },
+                ..
+            } => "the container must appear in `containerDefinitions` with the same `name`".into(),
             ManifestError::Template { .. } => {
-                "the container must appear in `containerDefinitions` with the same `name`".into()
+                "a task definition is a JSON object with a `containerDefinitions` list, e.g. the output of `aws ecs describe-task-definition --query taskDefinition`".into()
             }
             ManifestError::TemplateIsOutput { .. } => {
                 "keep the template under another name (e.g. `taskdef.template.json`) or pass `--output-dir`, so it is never overwritten".into()

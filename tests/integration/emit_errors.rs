@@ -117,8 +117,10 @@ fn unknown_container() {
 
 #[test]
 fn appspec_without_port_is_a_usage_error() {
-    let out = refused(&["--appspec", "--image", &format!("web={ECR}/web:1")], 2);
-    assert!(out.contains("--container-port"), "{out}");
+    assert_snapshot!(refused(
+        &["--appspec", "--image", &format!("web={ECR}/web:1")],
+        2
+    ));
 }
 
 #[test]
@@ -236,12 +238,7 @@ fn imagedefinitions_over_100_kb_is_refused() {
     }
     let out = Test::new().args(args).run().failure(3);
     assert_eq!(out.files(), Vec::<String>::new());
-    assert!(
-        out.stderr
-            .contains("over CodePipeline's limit of 100000 bytes"),
-        "{}",
-        out.stderr
-    );
+    assert_snapshot!(out.snapshot());
 }
 
 #[test]
@@ -258,5 +255,56 @@ fn an_unwritable_output_directory_changes_nothing() {
         .run()
         .failure(4);
     assert_eq!(out.read("out"), "a file where the directory should be");
+    assert_snapshot!(out.snapshot());
+}
+
+#[test]
+fn bad_capacity_provider() {
+    assert_snapshot!(refused(
+        &[
+            "--appspec",
+            "--container-port",
+            "80",
+            "--capacity-provider",
+            "FARGATE_SPOT,weight=lots",
+            "--image",
+            &format!("web={ECR}/web:1"),
+        ],
+        2
+    ));
+}
+
+#[test]
+fn duplicate_hook() {
+    assert_snapshot!(refused(
+        &[
+            "--appspec",
+            "--container-port",
+            "80",
+            "--hook",
+            "BeforeInstall=a",
+            "--hook",
+            "BeforeInstall=b",
+            "--image",
+            &format!("web={ECR}/web:1"),
+        ],
+        2
+    ));
+}
+
+#[test]
+fn taskdef_template_that_is_not_an_object() {
+    let out = Test::new()
+        .file("t.json", "[]")
+        .args([
+            "emit-imagedefs",
+            "--taskdef",
+            "t.json",
+            "--image",
+            &format!("web={ECR}/web:1"),
+        ])
+        .run()
+        .failure(3);
+    assert_eq!(out.files(), ["t.json"]);
     assert_snapshot!(out.snapshot());
 }
