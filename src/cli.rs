@@ -32,6 +32,9 @@ pub enum Command {
     /// Log in to ECR through the AWS credential chain and write the Docker config.
     #[command(name = "ecr-login")]
     EcrLogin(EcrLoginArgs),
+    /// Build through the Docker Engine API (linux/amd64), tag, push, and pin by digest.
+    #[command(name = "build-push")]
+    BuildPush(Box<BuildPushArgs>),
     /// Write imagedefinitions.json, imageDetail.json, appspec.yaml and taskdef.json, pinned by digest.
     #[command(name = "emit-imagedefs")]
     EmitImagedefs(Box<EmitArgs>),
@@ -66,6 +69,127 @@ pub struct EcrLoginArgs {
     /// Skip checking the token against the registry.
     #[arg(long)]
     pub no_verify: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BuilderArg {
+    /// BuildKit, through the Engine API's session (the default).
+    Buildkit,
+    /// The legacy builder (`DOCKER_BUILDKIT=0`).
+    Classic,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Build an image through the Docker Engine API, tag it, push it once, add its other \
+        tags with a manifest PUT (no second upload), and verify the pushed digest against the \
+        registry.\n\n\
+        The platform is pinned to linux/amd64 unless --platform says otherwise, and checked after \
+        the build. For ECR repositories cb-step gets the token itself through the AWS credential \
+        chain (no `ecr-login` needed). stdout gets the digest-pinned reference; the build record \
+        in .cb-step/ gets the image, for `emit-imagedefs`.",
+    after_help = "Examples:\n  \
+        cb-step build-push --repository my-service --tag-from-commit --latest\n  \
+        cb-step build-push app/ --file app/Dockerfile --repository 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app --tag v1.2.3\n  \
+        IMAGE=$(cb-step build-push --repository my-service --tag-from-build-number)"
+)]
+pub struct BuildPushArgs {
+    /// The build context directory.
+    #[arg(value_name = "CONTEXT", default_value = ".")]
+    pub context: PathBuf,
+
+    /// The Dockerfile. Default: `<CONTEXT>/Dockerfile`.
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub dockerfile: Option<PathBuf>,
+
+    /// An ECR repository in your default registry (`my-service`), or a full `HOST/NAME`.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "IMAGE_REPO_NAME",
+        help_heading = "Where"
+    )]
+    pub repository: Option<String>,
+
+    /// The container name recorded for emit-imagedefs. Default: $CONTAINER_NAME, else the
+    /// repository's last path component.
+    #[arg(long, value_name = "NAME", help_heading = "Where")]
+    pub container: Option<String>,
+
+    /// AWS region for ECR. Default: the region in the repository's host, else AWS_REGION.
+    #[arg(long, value_name = "REGION", help_heading = "Where")]
+    pub region: Option<String>,
+
+    /// Tag with the first --tag-length characters of the commit
+    /// (CODEBUILD_RESOLVED_SOURCE_VERSION, else `git rev-parse HEAD` of the context).
+    #[arg(long, help_heading = "Tags")]
+    pub tag_from_commit: bool,
+
+    /// Length of the commit tag.
+    #[arg(long, value_name = "N", default_value_t = 7, value_parser = clap::value_parser!(u8).range(4..=40), help_heading = "Tags")]
+    pub tag_length: u8,
+
+    /// Tag with $CODEBUILD_BUILD_NUMBER.
+    #[arg(long, help_heading = "Tags")]
+    pub tag_from_build_number: bool,
+
+    /// An extra tag. Repeatable.
+    #[arg(long = "tag", value_name = "TAG", help_heading = "Tags")]
+    pub tags: Vec<String>,
+
+    /// Also tag `latest`.
+    #[arg(long, help_heading = "Tags")]
+    pub latest: bool,
+
+    /// Which builder runs the Dockerfile.
+    #[arg(long, value_enum, default_value = "buildkit", help_heading = "Build")]
+    pub builder: BuilderArg,
+
+    /// Target platform; the built image's config is checked against it.
+    #[arg(
+        long,
+        value_name = "OS/ARCH",
+        default_value = "linux/amd64",
+        help_heading = "Build"
+    )]
+    pub platform: String,
+
+    /// Build this stage of a multi-stage Dockerfile.
+    #[arg(long, value_name = "STAGE", help_heading = "Build")]
+    pub target: Option<String>,
+
+    /// K=V, or K alone to take the value from the environment (skipped when unset, as docker does). Repeatable.
+    #[arg(long = "build-arg", value_name = "K[=V]", help_heading = "Build")]
+    pub build_args: Vec<String>,
+
+    /// An image label K=V, on top of the OCI labels cb-step adds. Repeatable.
+    #[arg(long = "label", value_name = "K=V", help_heading = "Build")]
+    pub labels: Vec<String>,
+
+    /// Do not use the build cache.
+    #[arg(long, help_heading = "Build")]
+    pub no_cache: bool,
+
+    /// Always pull the base images.
+    #[arg(long, help_heading = "Build")]
+    pub pull: bool,
+
+    /// An image to use as a cache source (classic builder: a local or pullable image). Repeatable.
+    #[arg(long = "cache-from", value_name = "REF", help_heading = "Build")]
+    pub cache_from: Vec<String>,
+
+    /// Build and tag only. The record says the image was not pushed.
+    #[arg(long, help_heading = "Output")]
+    pub no_push: bool,
+
+    /// The build record to update. Default: <source dir>/.cb-step/build-record.json.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "CB_STEP_RECORD",
+        help_heading = "Output"
+    )]
+    pub record: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

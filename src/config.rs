@@ -2,20 +2,156 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{EcrLoginArgs, EmitArgs, PinArg};
+use std::collections::HashMap;
+
+use crate::cli::{BuildPushArgs, BuilderArg, EcrLoginArgs, EmitArgs, PinArg};
 use crate::env_vars;
+use crate::image::build::Builder;
+use crate::image::error::ImageError;
 use crate::manifest::appspec::{CapacityProvider, Hook, Network};
 use crate::manifest::error::ManifestError;
 use crate::manifest::selection::{ContainerChoice, Pin};
 use crate::record::build_record::BuildRecord;
 use crate::record::container_name::ContainerName;
 use crate::registry::ecr::EcrSettings;
-use crate::registry::reference::ImageRef;
+use crate::registry::reference::{ImageRef, is_valid_tag};
 
 /// The source directory: `$CODEBUILD_SRC_DIR`, else the current directory (as an empty path,
 /// so that messages show `.cb-step/…` rather than `./.cb-step/…`).
 pub fn source_dir() -> PathBuf {
     env_vars::get(env_vars::CODEBUILD_SRC_DIR).map_or_else(PathBuf::new, PathBuf::from)
+}
+
+/// Where the image goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Repository {
+    /// A repository in the caller's default ECR registry; the host comes from the token.
+    DefaultEcr { name: String },
+    /// `host/name`, ECR or not.
+    Full { host: String, name: String },
+}
+
+#[derive(Debug)]
+pub struct BuildPushConfig {
+    pub context: PathBuf,
+    pub dockerfile: PathBuf,
+    pub repository: Repository,
+    pub container: Option<ContainerName>,
+    pub region: Option<String>,
+    /// `Some(length)` with `--tag-from-commit`.
+    pub commit_tag_length: Option<usize>,
+    pub tag_from_build_number: bool,
+    pub tags: Vec<String>,
+    pub latest: bool,
+    pub builder: Builder,
+    pub platform: String,
+    pub target: Option<String>,
+    pub build_args: HashMap<String, String>,
+    pub labels: HashMap<String, String>,
+    pub no_cache: bool,
+    pub pull: bool,
+    pub cache_from: Vec<String>,
+    pub push: bool,
+    pub record: PathBuf,
+}
+
+impl BuildPushConfig {
+    pub fn from_args(args: BuildPushArgs) -> Result<Self, ImageError> {
+        let value = args.repository.ok_or(ImageError::NoRepository)?;
+        let image = ImageRef::parse(&value).map_err(|reason| ImageError::Repository {
+            value: value.clone(),
+            reason,
+        })?;
+        if image.tag().is_some() || image.digest().is_some() {
+            return Err(ImageError::Repository {
+                value: value.clone(),
+                reason: crate::registry::reference::ReferenceError::Tag {
+                    reference: value.clone(),
+                    tag: "(a tag or digest belongs in `--tag`, not in `--repository`)".into(),
+                },
+            });
+        }
+        let repository = match image.registry() {
+            Some(host) => Repository::Full {
+                host: host.to_owned(),
+                name: image.repository().to_owned(),
+            },
+            None => Repository::DefaultEcr {
+                name: image.repository().to_owned(),
+            },
+        };
+        for tag in &args.tags {
+            if !is_valid_tag(tag) {
+                return Err(ImageError::InvalidTag { tag: tag.clone() });
+            }
+        }
+        let parts: Vec<&str> = args.platform.split('/').collect();
+        if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
+            return Err(ImageError::PlatformSyntax {
+                value: args.platform,
+            });
+        }
+        let container = match (args.container, env_vars::get(env_vars::CONTAINER_NAME)) {
+            (Some(name), _) => Some((name.clone(), format!("`--container {name}`"))),
+            (None, Some(name)) => Some((name.clone(), format!("`CONTAINER_NAME={name}`"))),
+            (None, None) => None,
+        }
+        .map(|(name, origin)| {
+            ContainerName::parse(&name).map_err(|reason| ImageError::Container { origin, reason })
+        })
+        .transpose()?;
+        let mut build_args = HashMap::new();
+        for arg in &args.build_args {
+            let (key, value) = match arg.split_once('=') {
+                Some((key, value)) => (key, Some(value.to_owned())),
+                None => (arg.as_str(), std::env::var(arg).ok()),
+            };
+            if key.is_empty() {
+                return Err(ImageError::BuildArg { arg: arg.clone() });
+            }
+            if let Some(value) = value {
+                build_args.insert(key.to_owned(), value);
+            }
+        }
+        let mut labels = HashMap::new();
+        for arg in &args.labels {
+            match arg.split_once('=') {
+                Some((key, value)) if !key.is_empty() => {
+                    labels.insert(key.to_owned(), value.to_owned());
+                }
+                _ => return Err(ImageError::Label { arg: arg.clone() }),
+            }
+        }
+        let dockerfile = args
+            .dockerfile
+            .unwrap_or_else(|| crate::image::context::under(&args.context, "Dockerfile"));
+        Ok(BuildPushConfig {
+            record: args
+                .record
+                .unwrap_or_else(|| BuildRecord::path_in(&source_dir())),
+            context: args.context,
+            dockerfile,
+            repository,
+            container,
+            region: args.region,
+            commit_tag_length: args.tag_from_commit.then_some(usize::from(args.tag_length)),
+            tag_from_build_number: args.tag_from_build_number,
+            tags: args.tags,
+            latest: args.latest,
+            builder: match args.builder {
+                BuilderArg::Buildkit => Builder::BuildKit,
+                BuilderArg::Classic => Builder::Classic,
+            },
+            platform: args.platform,
+            target: args.target,
+            build_args,
+            labels,
+            no_cache: args.no_cache,
+            pull: args.pull,
+            cache_from: args.cache_from,
+            push: !args.no_push,
+        })
+    }
 }
 
 #[derive(Debug)]

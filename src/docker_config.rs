@@ -13,6 +13,8 @@ use serde_json::{Map, Value};
 
 use crate::atomic::{self, PendingFile, WriteError};
 use crate::env_vars;
+use crate::process;
+use crate::registry::credentials::RegistryCredentials;
 use crate::registry::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +155,49 @@ pub fn store_auths(
         mode: Some(0o600),
     })?;
     Ok(shadows(&config, entries))
+}
+
+/// Credentials for `host` as the docker CLI finds them: `credHelpers.<host>`, else `credsStore`,
+/// else `auths.<host>.auth`. `None` means anonymous.
+pub fn credentials_for(host: &str) -> Result<Option<RegistryCredentials>, DockerConfigError> {
+    let path = locate()?;
+    let config = read(&path)?;
+    let helper = config
+        .get("credHelpers")
+        .and_then(|h| h.get(host))
+        .or_else(|| config.get("credsStore"))
+        .and_then(Value::as_str)
+        .filter(|h| !h.is_empty());
+    if let Some(helper) = helper {
+        let program = format!("docker-credential-{helper}");
+        let answer = process::output_with_input(&program, &["get"], host).and_then(|out| {
+            let json: Value = serde_json::from_str(&out).ok()?;
+            Some(RegistryCredentials {
+                username: json["Username"].as_str()?.to_owned(),
+                password: Secret::new(json["Secret"].as_str()?.to_owned()),
+            })
+        });
+        if answer.is_none() {
+            tracing::warn!("`{program} get` gave no credentials for {host}; pushing anonymously");
+        }
+        return Ok(answer);
+    }
+    let auth = config
+        .get("auths")
+        .and_then(|a| a.get(host))
+        .and_then(|e| e.get("auth"))
+        .and_then(Value::as_str);
+    Ok(auth.and_then(|auth| {
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(auth)
+            .ok()?;
+        let (username, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+        Some(RegistryCredentials {
+            username: username.to_owned(),
+            password: Secret::new(password.to_owned()),
+        })
+    }))
 }
 
 fn read(path: &Path) -> Result<Map<String, Value>, DockerConfigError> {

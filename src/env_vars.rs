@@ -4,6 +4,21 @@
 pub const CONTAINER_NAME: &str = "CONTAINER_NAME";
 /// CodeBuild's source directory; the build record lives under it.
 pub const CODEBUILD_SRC_DIR: &str = "CODEBUILD_SRC_DIR";
+/// The commit CodeBuild checked out; `--tag-from-commit` and the revision label use it.
+pub const CODEBUILD_RESOLVED_SOURCE_VERSION: &str = "CODEBUILD_RESOLVED_SOURCE_VERSION";
+/// The source repository's URL; the `org.opencontainers.image.source` label.
+pub const CODEBUILD_SOURCE_REPO_URL: &str = "CODEBUILD_SOURCE_REPO_URL";
+/// `<project>:<uuid>`; recorded and labelled.
+pub const CODEBUILD_BUILD_ID: &str = "CODEBUILD_BUILD_ID";
+pub const CODEBUILD_BUILD_ARN: &str = "CODEBUILD_BUILD_ARN";
+/// The project's build counter; `--tag-from-build-number`.
+pub const CODEBUILD_BUILD_NUMBER: &str = "CODEBUILD_BUILD_NUMBER";
+/// Seconds since the epoch for the `created` label, for reproducible images.
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+/// The Docker daemon (read by bollard; named here for messages).
+pub const DOCKER_HOST: &str = "DOCKER_HOST";
+/// Image repository name, the default of `build-push --repository` (as in AWS's tutorials).
+pub const IMAGE_REPO_NAME: &str = "IMAGE_REPO_NAME";
 /// Log filter in tracing's `EnvFilter` syntax, e.g. `debug` or `cb_step=trace`; overrides -v/-q.
 pub const CB_STEP_LOG: &str = "CB_STEP_LOG";
 /// Path of the build record, instead of `<source dir>/.cb-step/build-record.json`.

@@ -5,8 +5,10 @@ use std::fmt::Write as _;
 
 use crate::docker_config::DockerConfigError;
 use crate::exit_code;
+use crate::image::error::ImageError;
 use crate::manifest::error::ManifestError;
 use crate::record::build_record::RecordError;
+use crate::registry::client::RegistryError;
 use crate::registry::login_error::LoginError;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +17,10 @@ pub enum Error {
     Login(#[from] LoginError),
     #[error(transparent)]
     DockerConfig(#[from] DockerConfigError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
     #[error(transparent)]
@@ -35,6 +41,23 @@ impl Error {
             Error::DockerConfig(e) if e.is_output() => exit_code::OUTPUT,
             Error::DockerConfig(_) => exit_code::INPUT,
             Error::Runtime(_) => exit_code::FAILURE,
+            Error::Image(e) if e.is_usage() => exit_code::USAGE,
+            Error::Image(
+                ImageError::NoCommit { .. }
+                | ImageError::NoBuildNumber
+                | ImageError::NoDockerfile { .. }
+                | ImageError::ContextDir { .. }
+                | ImageError::ContextRead { .. }
+                | ImageError::DockerIgnore { .. }
+                | ImageError::UnknownRepository { .. },
+            ) => exit_code::INPUT,
+            Error::Image(ImageError::NoDaemon { .. } | ImageError::Engine { .. }) => {
+                exit_code::DAEMON
+            }
+            Error::Image(ImageError::Build { .. } | ImageError::Platform { .. }) => {
+                exit_code::BUILD
+            }
+            Error::Image(_) | Error::Registry(_) => exit_code::PUSH,
             Error::Record(RecordError::Write(_) | RecordError::Lock { .. }) => exit_code::OUTPUT,
             Error::Record(_) => exit_code::INPUT,
             Error::Manifest(ManifestError::Write(_) | ManifestError::OutputDir { .. }) => {
@@ -50,6 +73,8 @@ impl Error {
             Error::Login(e) => e.hint(),
             Error::DockerConfig(e) => e.hint(),
             Error::Runtime(_) => None,
+            Error::Image(e) => e.hint(),
+            Error::Registry(e) => e.hint(),
             Error::Record(e) => e.hint(),
             Error::Manifest(e) => e.hint(),
         }

@@ -17,3 +17,9 @@ pub const OUTPUT: i32 = 4;
 pub const CREDENTIALS: i32 = 5;
 /// The ECR API or the registry could not be reached. Retrying later may help.
 pub const UNREACHABLE: i32 = 6;
+/// The image build failed: a Dockerfile step, or the platform of the result.
+pub const BUILD: i32 = 7;
+/// Pushing, verifying or tagging in the registry failed, or an immutable tag is taken.
+pub const PUSH: i32 = 8;
+/// No Docker daemon answered, or it failed outside the build itself.
+pub const DAEMON: i32 = 9;

@@ -12,10 +12,13 @@ pub mod docker_config;
 pub mod env_vars;
 pub mod error;
 pub mod exit_code;
+pub mod image;
 pub mod logging;
 pub mod manifest;
+pub mod process;
 pub mod record;
 pub mod registry;
+pub mod report;
 
 use std::ffi::OsString;
 
@@ -37,6 +40,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             };
         }
     };
+    report::set_quiet(cli.quiet > 0);
     logging::init(
         i8::try_from(cli.verbose).unwrap_or(i8::MAX) - i8::try_from(cli.quiet).unwrap_or(i8::MAX),
     );
@@ -51,6 +55,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
 
 fn execute(command: Command) -> Result<(), Error> {
     match command {
+        Command::BuildPush(args) => {
+            commands::build_push::execute(config::BuildPushConfig::from_args(*args)?)
+        }
         Command::EcrLogin(args) => {
             commands::ecr_login::execute(config::EcrLoginConfig::from_args(args))
         }

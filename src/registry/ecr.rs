@@ -61,58 +61,121 @@ fn api_endpoint(region: &str) -> String {
         .unwrap_or_else(|| format!("https://api.ecr.{region}.amazonaws.com"))
 }
 
-pub async fn fetch_tokens(settings: &EcrSettings) -> Result<Vec<EcrToken>, LoginError> {
-    for id in &settings.registry_ids {
-        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(LoginError::BadRegistryId { value: id.clone() });
-        }
+/// One configured ECR client: region, endpoint and credentials resolved once.
+pub struct EcrSession {
+    client: aws_sdk_ecr::Client,
+    region: String,
+    endpoint: String,
+}
+
+impl EcrSession {
+    pub async fn connect(region: Option<&str>) -> Result<Self, LoginError> {
+        let config = sdk_config(region).await?;
+        let region = config.region().map(ToString::to_string).unwrap_or_default();
+        Ok(EcrSession {
+            client: aws_sdk_ecr::Client::new(&config),
+            endpoint: api_endpoint(&region),
+            region,
+        })
     }
-    let config = sdk_config(settings.region.as_deref()).await?;
-    let region = config.region().map(ToString::to_string).unwrap_or_default();
-    let endpoint = api_endpoint(&region);
-    tracing::debug!("asking {endpoint} for an ECR authorization token (region {region})");
-    let client = aws_sdk_ecr::Client::new(&config);
-    let mut request = client.get_authorization_token();
-    if !settings.registry_ids.is_empty() {
-        // Deprecated because the token is valid for every registry the caller may use; it is
-        // still the one way to learn each registry's `proxyEndpoint` rather than guess its host.
-        #[expect(deprecated)]
-        {
-            request = request.set_registry_ids(Some(settings.registry_ids.clone()));
+
+    pub async fn tokens(&self, registry_ids: &[String]) -> Result<Vec<EcrToken>, LoginError> {
+        for id in registry_ids {
+            check_registry_id(id)?;
         }
-    }
-    let output = request
-        .send()
-        .await
-        .map_err(|e| classify(e, &endpoint, &region))?;
-    let mut tokens = Vec::new();
-    for data in output.authorization_data() {
-        let endpoint = data.proxy_endpoint().unwrap_or_default();
-        let host = endpoint
-            .strip_prefix("https://")
-            .or_else(|| endpoint.strip_prefix("http://"))
-            .unwrap_or(endpoint)
-            .trim_end_matches('/')
-            .to_owned();
-        let credentials = data
-            .authorization_token()
-            .and_then(RegistryCredentials::from_ecr_token);
-        let (false, Some(credentials)) = (host.is_empty(), credentials) else {
-            return Err(LoginError::MalformedToken {
-                endpoint: endpoint.to_owned(),
+        tracing::debug!(
+            "asking {} for an ECR authorization token (region {})",
+            self.endpoint,
+            self.region
+        );
+        let mut request = self.client.get_authorization_token();
+        if !registry_ids.is_empty() {
+            // Deprecated because the token is valid for every registry the caller may use; it is
+            // still the one way to learn each registry's `proxyEndpoint` rather than guess its host.
+            #[expect(deprecated)]
+            {
+                request = request.set_registry_ids(Some(registry_ids.to_vec()));
+            }
+        }
+        let output = request
+            .send()
+            .await
+            .map_err(|e| classify(e, &self.endpoint, &self.region))?;
+        let mut tokens = Vec::new();
+        for data in output.authorization_data() {
+            let endpoint = data.proxy_endpoint().unwrap_or_default();
+            let host = endpoint
+                .strip_prefix("https://")
+                .or_else(|| endpoint.strip_prefix("http://"))
+                .unwrap_or(endpoint)
+                .trim_end_matches('/')
+                .to_owned();
+            let credentials = data
+                .authorization_token()
+                .and_then(RegistryCredentials::from_ecr_token);
+            let (false, Some(credentials)) = (host.is_empty(), credentials) else {
+                return Err(LoginError::MalformedToken {
+                    endpoint: endpoint.to_owned(),
+                });
+            };
+            tokens.push(EcrToken {
+                host,
+                proxy_endpoint: endpoint.to_owned(),
+                credentials,
+                expires_at: data.expires_at().map(|t| t.secs()),
             });
-        };
-        tokens.push(EcrToken {
-            host,
-            proxy_endpoint: endpoint.to_owned(),
-            credentials,
-            expires_at: data.expires_at().map(|t| t.secs()),
+        }
+        if tokens.is_empty() {
+            return Err(LoginError::MalformedToken {
+                endpoint: self.endpoint.clone(),
+            });
+        }
+        Ok(tokens)
+    }
+
+    /// Whether the repository's tags are immutable, or `None` when it does not exist.
+    pub async fn repository_is_immutable(
+        &self,
+        account: &str,
+        name: &str,
+    ) -> Result<Option<bool>, LoginError> {
+        let result = self
+            .client
+            .describe_repositories()
+            .registry_id(account)
+            .repository_names(name)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output.repositories().first().map(|r| {
+                r.image_tag_mutability()
+                    .is_some_and(|m| m.as_str().starts_with("IMMUTABLE"))
+            })),
+            Err(SdkError::ServiceError(e)) if e.err().is_repository_not_found_exception() => {
+                Ok(None)
+            }
+            Err(e) => Err(classify_any(e, &self.endpoint, &self.region)),
+        }
+    }
+}
+
+fn check_registry_id(id: &str) -> Result<(), LoginError> {
+    if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(LoginError::BadRegistryId {
+            value: id.to_owned(),
         });
     }
-    if tokens.is_empty() {
-        return Err(LoginError::MalformedToken { endpoint });
+    Ok(())
+}
+
+pub async fn fetch_tokens(settings: &EcrSettings) -> Result<Vec<EcrToken>, LoginError> {
+    for id in &settings.registry_ids {
+        check_registry_id(id)?;
     }
-    Ok(tokens)
+    EcrSession::connect(settings.region.as_deref())
+        .await?
+        .tokens(&settings.registry_ids)
+        .await
 }
 
 fn classify(
@@ -120,6 +183,13 @@ fn classify(
     endpoint: &str,
     region: &str,
 ) -> LoginError {
+    classify_any(error, endpoint, region)
+}
+
+fn classify_any<E>(error: SdkError<E>, endpoint: &str, region: &str) -> LoginError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
     let chain = error_chain(&error);
     if let SdkError::ServiceError(service) = &error {
         let mut code = service.err().code().unwrap_or_default().to_owned();

@@ -86,3 +86,15 @@ fn verbose_shows_debug_lines() {
     let out = emit(Test::new().env("CONTAINER_NAME", "other"));
     assert!(!out.stderr.contains("DEBUG"), "{}", out.stderr);
 }
+
+#[test]
+fn build_push_help() {
+    let out = Test::new().args(["build-push", "--help"]).run().success();
+    assert_snapshot!(out.stdout);
+}
+
+#[test]
+fn ecr_login_help() {
+    let out = Test::new().args(["ecr-login", "--help"]).run().success();
+    assert_snapshot!(out.stdout);
+}

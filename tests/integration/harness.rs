@@ -166,17 +166,7 @@ impl Test {
 
     /// A name no other test uses: for repositories and tags in the shared registry.
     pub fn unique(&self, prefix: &str) -> String {
-        let suffix: String = self
-            .dir
-            .path()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect::<String>()
-            .to_ascii_lowercase();
-        format!("{prefix}-{suffix}")
+        format!("{prefix}-{}", unique_suffix(self.dir.path()))
     }
 
     /// Runs cb-step under `strace -f -e execve`, writing the trace to `<dir>/strace.log`, so
@@ -223,6 +213,7 @@ impl Test {
             stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
             stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
             args: self.args,
+            env: self.env,
             dir: self.dir,
         }
     }
@@ -233,10 +224,26 @@ pub struct Outcome {
     pub stdout: String,
     pub stderr: String,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     dir: tempfile::TempDir,
 }
 
 impl Outcome {
+    /// Runs cb-step again, in the same directory with the same environment.
+    pub fn again<I, S>(self, args: I) -> Outcome
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Test {
+            dir: self.dir,
+            args: args.into_iter().map(Into::into).collect(),
+            env: self.env,
+            trace: false,
+        }
+        .run()
+    }
+
     #[track_caller]
     pub fn success(self) -> Self {
         assert_eq!(
@@ -280,7 +287,8 @@ impl Outcome {
         names
     }
 
-    /// What the user saw, with the temporary directory replaced by `[DIR]`.
+    /// What the user saw, with the temporary directory replaced by `[DIR]` and the test's
+    /// unique names by `[ID]`.
     pub fn snapshot(&self) -> String {
         let dir = self.dir.path().to_string_lossy().into_owned();
         format!(
@@ -288,7 +296,19 @@ impl Outcome {
             self.status, self.stdout, self.stderr
         )
         .replace(&dir, "[DIR]")
+        .replace(&unique_suffix(self.dir.path()), "[ID]")
     }
+}
+
+/// The lowercase letters and digits of the test directory's name: unique per test.
+fn unique_suffix(dir: &Path) -> String {
+    dir.file_name()
+        .unwrap()
+        .to_string_lossy()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 fn collect(root: &Path, dir: &Path, names: &mut Vec<String>) {
@@ -305,4 +325,78 @@ fn collect(root: &Path, dir: &Path, names: &mut Vec<String>) {
             );
         }
     }
+}
+
+/// Makes `dir` a git repository with one commit of everything in it, and returns the commit.
+#[track_caller]
+pub fn git_commit_all(dir: &Path) -> String {
+    let dir = dir.to_string_lossy().into_owned();
+    let git = |args: &[&str]| {
+        let mut all = vec![
+            "-C",
+            dir.as_str(),
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "user.name=test",
+        ];
+        all.extend_from_slice(args);
+        tool("git", &all, &[])
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "fixture"]);
+    git(&["rev-parse", "HEAD"]).trim().to_owned()
+}
+
+/// Creates an ECR repository in the stand-in's ECR API (moto), as `aws ecr create-repository`.
+#[track_caller]
+pub fn create_repository(name: &str, region: &str, immutable: bool) {
+    let bed = Bed::get();
+    let mutability = if immutable { "IMMUTABLE" } else { "MUTABLE" };
+    tool(
+        bed.var("CB_STEP_TESTBED_AWS"),
+        &[
+            "ecr",
+            "create-repository",
+            "--repository-name",
+            name,
+            "--region",
+            region,
+            "--image-tag-mutability",
+            mutability,
+        ],
+        &bed.aws_env(),
+    );
+}
+
+/// `skopeo inspect` of `reference` with the stand-in's credentials: (digest, os/arch, labels).
+#[track_caller]
+pub fn inspect(reference: &str) -> (String, String, serde_json::Value) {
+    let creds = format!("AWS:{ECR_PASSWORD}");
+    let image = format!("docker://{reference}");
+    let info: serde_json::Value = serde_json::from_str(&tool(
+        "skopeo",
+        &["inspect", "--creds", &creds, &image],
+        &[],
+    ))
+    .unwrap();
+    (
+        info["Digest"].as_str().unwrap().to_owned(),
+        format!(
+            "{}/{}",
+            info["Os"].as_str().unwrap(),
+            info["Architecture"].as_str().unwrap()
+        ),
+        info["Labels"].clone(),
+    )
+}
+
+/// `sha256sum` of the manifest bytes the registry serves for `reference`.
+#[track_caller]
+pub fn raw_manifest_sha256(reference: &str) -> String {
+    let script =
+        format!("skopeo inspect --raw --creds AWS:{ECR_PASSWORD} docker://{reference} | sha256sum");
+    let out = tool("sh", &["-c", &script], &[]);
+    format!("sha256:{}", out.split_whitespace().next().unwrap())
 }

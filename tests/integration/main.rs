@@ -2,6 +2,8 @@
 
 mod harness;
 
+mod build_push;
+mod build_push_errors;
 mod cli;
 mod ecr_login;
 mod ecr_login_errors;

@@ -1,0 +1,8 @@
+//! Images through the Docker Engine API: context, build, tag, push.
+
+pub mod build;
+pub mod context;
+pub mod engine;
+pub mod error;
+pub mod ignore;
+pub mod push;
