@@ -63,7 +63,11 @@ async fn build_push(config: BuildPushConfig) -> Result<(), Error> {
     let tags = tags(&config, commit.as_deref())?;
     let target = resolve_target(&config).await?;
     let docker = engine::connect().await?;
-    let context = Context::scan(&config.context, &config.dockerfile)?;
+    let context = Context::scan(
+        &config.context,
+        &config.dockerfile,
+        config.builder == Builder::Classic,
+    )?;
     let primary = format!("{}:{}", target.reference(), tags[0]);
     report::line(&format!(
         "build-push: building {primary} for {} with {} ({} entries in the context)",

@@ -30,7 +30,17 @@ pub struct Context {
 
 impl Context {
     /// Walks `root` and applies its `.dockerignore`. `dockerfile` may lie outside `root`.
-    pub fn scan(root: &Path, dockerfile: &Path) -> Result<Self, ImageError> {
+    ///
+    /// Like the Docker CLI, it sends the Dockerfile and `.dockerignore` even when the patterns
+    /// exclude them. The classic builder reads both and then drops them from the context; the
+    /// Engine API's BuildKit path drops neither, so for it (`daemon_drops_build_files` false)
+    /// an excluded `.dockerignore` stays out. The Dockerfile cannot: BuildKit reads it from the
+    /// context.
+    pub fn scan(
+        root: &Path,
+        dockerfile: &Path,
+        daemon_drops_build_files: bool,
+    ) -> Result<Self, ImageError> {
         let meta = fs::metadata(root).map_err(|source| ImageError::ContextDir {
             path: root.to_owned(),
             source,
@@ -80,6 +90,9 @@ impl Context {
         };
         let mut entries = Vec::new();
         walk(root, "", &ignore, &mut entries)?;
+        if !daemon_drops_build_files && ignore.excludes_always_sent(".dockerignore") {
+            entries.retain(|e| e != ".dockerignore");
+        }
         Ok(Context {
             root: root.to_owned(),
             entries,
@@ -190,7 +203,10 @@ fn walk(
             source,
         })?;
         // cb-step's own bookkeeping changes on every run; sending it would bust `COPY . .`.
-        let excluded = relative == RECORD_DIR || ignore.is_excluded(&relative);
+        if relative == RECORD_DIR {
+            continue;
+        }
+        let excluded = ignore.is_excluded(&relative);
         if meta.is_dir() {
             // An excluded directory may still hold files that a `!` pattern re-includes.
             if excluded && !ignore.has_exceptions() {
@@ -270,7 +286,7 @@ mod tests {
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(path, body).unwrap();
         }
-        let context = Context::scan(root, &root.join("Dockerfile")).unwrap();
+        let context = Context::scan(root, &root.join("Dockerfile"), true).unwrap();
         assert_eq!(
             context.entries(),
             [

@@ -77,7 +77,12 @@ pub enum ImageError {
     #[error("the image was built for `{found}`, not `{expected}`")]
     Platform { expected: String, found: String },
     #[error("pushing `{reference}` failed: {message}")]
-    Push { reference: String, message: String },
+    Push {
+        reference: String,
+        message: String,
+        /// No credentials were found for the registry.
+        anonymous: bool,
+    },
     #[error("the push of `{reference}` reported no digest")]
     NoDigest { reference: String },
     #[error(
@@ -139,6 +144,9 @@ impl ImageError {
             ImageError::Platform { .. } => {
                 "the daemon could not build for that platform; on an ARM machine, install QEMU binfmt handlers, or build on an amd64 host".into()
             }
+            ImageError::Push {
+                anonymous: true, ..
+            } => "cb-step found no credentials for this registry in the Docker config (`auths`, `credHelpers`, `credsStore`); log in with `docker login HOST` first".into(),
             ImageError::Push { .. } => {
                 "check that the repository exists and that the credentials may push to it (`ecr:InitiateLayerUpload`, `ecr:PutImage`, …)".into()
             }

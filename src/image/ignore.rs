@@ -25,6 +25,8 @@ pub enum IgnoreError {
 #[derive(Debug, Default)]
 pub struct DockerIgnore {
     patterns: Vec<Pattern>,
+    /// The `always` names the patterns had excluded.
+    reincluded: Vec<String>,
 }
 
 impl DockerIgnore {
@@ -56,16 +58,26 @@ impl DockerIgnore {
             })?;
             patterns.push(Pattern { regex, exclusion });
         }
-        let mut ignore = DockerIgnore { patterns };
+        let mut ignore = DockerIgnore {
+            patterns,
+            reincluded: Vec::new(),
+        };
         for name in always {
             if ignore.is_excluded(name) {
                 ignore.patterns.push(Pattern {
-                    regex: Regex::new(&to_regex(&clean(name))).expect("a literal name compiles"),
+                    regex: Regex::new(&format!("^{}$", regex_lite::escape(name)))
+                        .expect("an escaped name compiles"),
                     exclusion: true,
                 });
+                ignore.reincluded.push((*name).to_owned());
             }
         }
         Ok(ignore)
+    }
+
+    /// Whether the patterns themselves excluded `name`, one of the names always sent.
+    pub fn excludes_always_sent(&self, name: &str) -> bool {
+        self.reincluded.iter().any(|n| n == name)
     }
 
     pub fn has_exceptions(&self) -> bool {

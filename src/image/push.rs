@@ -44,7 +44,13 @@ pub async fn push(
             Err(message) if message.is_empty() => {
                 return Err(ImageError::NoDigest { reference });
             }
-            Err(message) => return Err(ImageError::Push { reference, message }),
+            Err(message) => {
+                return Err(ImageError::Push {
+                    reference,
+                    message,
+                    anonymous: credentials.username.is_none(),
+                });
+            }
         }
     }
 }

@@ -203,3 +203,71 @@ fn a_full_ecr_reference_and_build_options() {
     );
     assert_eq!(record["images"][0]["repository"], repo);
 }
+
+/// The stand-in registry under its IP address: to cb-step an ordinary, non-ECR registry.
+const PLAIN_REGISTRY: &str = "127.0.0.1";
+
+#[test]
+fn other_registries_use_docker_config_auths() {
+    let auth = "QVdTOjEyMzQ1Njc4OTAxMi1hdXRoLXRva2Vu"; // AWS:123456789012-auth-token
+    let test = app(Test::new().bed()).file(
+        "docker/config.json",
+        format!(r#"{{"auths": {{"{PLAIN_REGISTRY}": {{"auth": "{auth}"}}}}}}"#),
+    );
+    let name = format!("{PLAIN_REGISTRY}/{}", test.unique("plain"));
+    let out = test
+        .args(["build-push", "--repository", &name, "--tag", "v1"])
+        .run()
+        .success();
+    let digest = out.stdout.trim().split_once('@').unwrap().1.to_owned();
+    assert_eq!(inspect(&format!("{name}:v1")).0, digest);
+}
+
+#[test]
+fn other_registries_use_credential_helpers() {
+    let helper = "#!/bin/sh\nread server\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"AWS\",\"Secret\":\"123456789012-auth-token\"}' \"$server\"\n";
+    let test = app(Test::new().bed())
+        .file("bin/docker-credential-cbtest", helper)
+        .file(
+            "docker/config.json",
+            format!(r#"{{"credHelpers": {{"{PLAIN_REGISTRY}": "cbtest"}}}}"#),
+        );
+    use std::os::unix::fs::PermissionsExt;
+    let bin = test.path().join("bin");
+    std::fs::set_permissions(
+        bin.join("docker-credential-cbtest"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let name = format!("{PLAIN_REGISTRY}/{}", test.unique("helper"));
+    let out = test
+        .env("PATH", &path)
+        .args(["build-push", "--repository", &name, "--tag", "v1"])
+        .run()
+        .success();
+    let digest = out.stdout.trim().split_once('@').unwrap().1.to_owned();
+    assert_eq!(inspect(&format!("{name}:v1")).0, digest);
+}
+
+#[test]
+fn other_registries_without_credentials_are_refused_by_the_registry() {
+    let test = app(Test::new().bed());
+    let name = format!("{PLAIN_REGISTRY}/{}", test.unique("anonymous"));
+    let out = test
+        .args(["build-push", "--repository", &name, "--tag", "v1"])
+        .run()
+        .failure(8);
+    assert!(
+        out.stderr.contains("no basic auth credentials"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("hint: cb-step found no credentials for this registry"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.path().join(".cb-step/build-record.json").exists());
+}

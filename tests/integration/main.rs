@@ -5,6 +5,7 @@ mod harness;
 mod build_push;
 mod build_push_errors;
 mod cli;
+mod dockerignore;
 mod ecr_login;
 mod ecr_login_errors;
 mod emit_errors;
