@@ -180,3 +180,36 @@ fn dockerignore_with_a_lone_bang() {
     git_commit_all(test.path());
     assert_snapshot!(fails(test, &["--repository", &repo, "--tag", "v1"], 3).snapshot());
 }
+
+#[test]
+fn missing_base_image_names_the_image_and_the_step() {
+    for builder in ["buildkit", "classic"] {
+        let (test, repo) = with_repository(
+            Test::new().bed().file(
+                "Dockerfile",
+                "FROM cb-step-testbed/no-such-base:1.0\nRUN true\n",
+            ),
+            false,
+        );
+        let out = fails(
+            test,
+            &["--repository", &repo, "--tag", "v1", "--builder", builder],
+            7,
+        );
+        let error = out
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_default();
+        assert!(
+            error.starts_with("error: the build failed"),
+            "{builder}: {}",
+            out.stderr
+        );
+        assert!(
+            error.contains("cb-step-testbed/no-such-base"),
+            "{builder}: {}",
+            out.stderr
+        );
+    }
+}

@@ -57,6 +57,28 @@ const FILES: &[&str] = &[
     "unicode-é.txt",
 ];
 
+/// Builds `dir` with the docker CLI's classic builder and lists what landed in /ctx.
+fn docker_cli_listing(dir: &str, repo: &str) -> Vec<String> {
+    let image = format!("cb-step-test/{repo}:docker-cli");
+    let env = [("DOCKER_BUILDKIT".to_owned(), "0".to_owned())];
+    tool(
+        "docker",
+        &[
+            "build",
+            "--quiet",
+            "--platform",
+            "linux/amd64",
+            "-t",
+            &image,
+            dir,
+        ],
+        &env,
+    );
+    let paths = listing(&image);
+    tool("docker", &["rmi", &image], &[]);
+    paths
+}
+
 /// Lists every path under /ctx in `image` by running the image's own busybox.
 fn listing(image: &str) -> Vec<String> {
     let out = tool(
@@ -88,23 +110,7 @@ fn cb_step_sends_what_the_docker_cli_sends() {
     create_repository(&repo, "us-east-1", false);
     let dir = test.path().to_string_lossy().into_owned();
 
-    let cli_image = format!("cb-step-test/{repo}:docker-cli");
-    let env = [("DOCKER_BUILDKIT".to_owned(), "0".to_owned())];
-    tool(
-        "docker",
-        &[
-            "build",
-            "--quiet",
-            "--platform",
-            "linux/amd64",
-            "-t",
-            &cli_image,
-            &dir,
-        ],
-        &env,
-    );
-    let expected = listing(&cli_image);
-    tool("docker", &["rmi", &cli_image], &[]);
+    let expected = docker_cli_listing(&dir, &repo);
     assert!(
         expected.contains(&"important.log".to_owned()),
         "{expected:?}"
@@ -160,15 +166,7 @@ fn an_excluded_dockerfile_is_dropped_by_the_classic_builder_only() {
     let repo = test.unique("dfignore");
     create_repository(&repo, "us-east-1", false);
     let dir = test.path().to_string_lossy().into_owned();
-    let cli_image = format!("cb-step-test/{repo}:docker-cli");
-    let env = [("DOCKER_BUILDKIT".to_owned(), "0".to_owned())];
-    tool(
-        "docker",
-        &["build", "--quiet", "-t", &cli_image, &dir],
-        &env,
-    );
-    let expected = listing(&cli_image);
-    tool("docker", &["rmi", &cli_image], &[]);
+    let expected = docker_cli_listing(&dir, &repo);
     assert_eq!(expected, [".dockerignore", "app.py"]);
 
     let out = test
