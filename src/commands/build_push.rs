@@ -63,11 +63,24 @@ async fn build_push(config: BuildPushConfig) -> Result<(), Error> {
     let tags = tags(&config, commit.as_deref())?;
     let target = resolve_target(&config).await?;
     let docker = engine::connect().await?;
-    let context = Context::scan(
+    let mut context = Context::scan(
         &config.context,
         &config.dockerfile,
         config.builder == Builder::Classic,
     )?;
+    let mut labels = labels(&config, commit.as_deref(), &tags[0]);
+    // Without --target the labelled stage is the last one, where an appended LABEL lands.
+    if config.builder == Builder::Classic && config.target.is_none() {
+        let original =
+            std::fs::read(&config.dockerfile).map_err(|source| ImageError::ContextRead {
+                path: config.dockerfile.clone(),
+                source,
+            })?;
+        if let Some(labelled) = crate::image::labels::append(&original, &labels) {
+            context.replace_dockerfile(labelled, true)?;
+            labels.clear();
+        }
+    }
     let primary = format!("{}:{}", target.reference(), tags[0]);
     report::line(&format!(
         "build-push: building {primary} for {} with {} ({} entries in the context)",
@@ -88,7 +101,7 @@ async fn build_push(config: BuildPushConfig) -> Result<(), Error> {
         platform: config.platform.clone(),
         target: config.target.clone(),
         build_args: config.build_args.clone(),
-        labels: labels(&config, commit.as_deref(), &tags[0]),
+        labels,
         no_cache: config.no_cache,
         pull: config.pull,
         cache_from: config.cache_from.clone(),

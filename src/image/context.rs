@@ -17,14 +17,23 @@ use crate::record::build_record::RECORD_DIR;
 
 const CHUNK: usize = 64 * 1024;
 
+/// The private name of a Dockerfile that cb-step sends itself: one from outside the context,
+/// or one with cb-step's labels appended.
+const PRIVATE_DOCKERFILE: &str = ".cb-step.Dockerfile";
+
 /// What will be sent: the files, and the Dockerfile's name inside the tar.
 #[derive(Debug)]
 pub struct Context {
     root: PathBuf,
     /// Paths relative to `root`, `/`-separated, sorted; directories before their contents.
     entries: Vec<String>,
-    /// A Dockerfile outside the context, sent under `dockerfile_name`.
-    outside_dockerfile: Option<PathBuf>,
+    /// A Dockerfile sent under `PRIVATE_DOCKERFILE` instead of the one in the context.
+    private_dockerfile: Option<Vec<u8>>,
+    /// What to send as `.dockerignore` instead of the file on disk.
+    dockerignore: Option<Vec<u8>>,
+    /// The context's own Dockerfile, when the patterns exclude it and it is sent only because
+    /// it is the Dockerfile.
+    excluded_dockerfile: Option<String>,
     pub dockerfile_name: String,
 }
 
@@ -65,13 +74,8 @@ impl Context {
                     .ok()
                     .map(|p| p.to_string_lossy().replace('\\', "/"))
             });
-        let (dockerfile_name, outside_dockerfile) = match inside {
-            Some(name) => (name, None),
-            None => (
-                ".cb-step.Dockerfile".to_owned(),
-                Some(dockerfile.to_owned()),
-            ),
-        };
+        let outside = inside.is_none();
+        let dockerfile_name = inside.unwrap_or_else(|| PRIVATE_DOCKERFILE.to_owned());
         let ignore_path = under(root, ".dockerignore");
         let ignore = match fs::read_to_string(&ignore_path) {
             Ok(text) => DockerIgnore::parse(&text, &[&dockerfile_name, ".dockerignore"]).map_err(
@@ -93,12 +97,48 @@ impl Context {
         if !daemon_drops_build_files && ignore.excludes_always_sent(".dockerignore") {
             entries.retain(|e| e != ".dockerignore");
         }
-        Ok(Context {
+        let excluded_dockerfile = ignore
+            .excludes_always_sent(&dockerfile_name)
+            .then(|| dockerfile_name.clone());
+        let mut context = Context {
             root: root.to_owned(),
             entries,
-            outside_dockerfile,
+            private_dockerfile: None,
+            dockerignore: None,
+            excluded_dockerfile,
             dockerfile_name,
-        })
+        };
+        if outside {
+            let contents = fs::read(dockerfile).map_err(|source| ImageError::ContextRead {
+                path: dockerfile.to_owned(),
+                source,
+            })?;
+            context.replace_dockerfile(contents, daemon_drops_build_files)?;
+        }
+        Ok(context)
+    }
+
+    /// Sends `contents` as the Dockerfile, under a private name. With `hide`, the name is also
+    /// appended to the `.dockerignore` that is sent (one is made if there is none), exactly as
+    /// the docker CLI does for a Dockerfile from outside the context: the classic builder then
+    /// drops both from the context after reading them, so no image sees them.
+    pub fn replace_dockerfile(&mut self, contents: Vec<u8>, hide: bool) -> Result<(), ImageError> {
+        self.private_dockerfile = Some(contents);
+        self.dockerfile_name = PRIVATE_DOCKERFILE.to_owned();
+        if let Some(original) = self.excluded_dockerfile.take() {
+            self.entries.retain(|e| *e != original);
+        }
+        if hide {
+            let path = under(&self.root, ".dockerignore");
+            let mut ignore = match fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => b".dockerignore".to_vec(),
+                Err(source) => return Err(ImageError::ContextRead { path, source }),
+            };
+            ignore.extend_from_slice(format!("\n{PRIVATE_DOCKERFILE}\n").as_bytes());
+            self.dockerignore = Some(ignore);
+        }
+        Ok(())
     }
 
     pub fn len(&self) -> usize {
@@ -132,11 +172,24 @@ impl Context {
         let mut tar = tar::Builder::new(writer);
         tar.follow_symlinks(false);
         tar.mode(tar::HeaderMode::Complete);
-        for entry in &self.entries {
-            append(&mut tar, &self.root.join(entry), entry)?;
+        let mut generated: Vec<(&str, &[u8])> = Vec::new();
+        if let Some(ignore) = &self.dockerignore {
+            generated.push((".dockerignore", ignore));
         }
-        if let Some(dockerfile) = &self.outside_dockerfile {
-            append(&mut tar, dockerfile, &self.dockerfile_name)?;
+        if let Some(dockerfile) = &self.private_dockerfile {
+            generated.push((PRIVATE_DOCKERFILE, dockerfile));
+        }
+        for entry in &self.entries {
+            if !generated.iter().any(|(name, _)| name == entry) {
+                append(&mut tar, &self.root.join(entry), entry)?;
+            }
+        }
+        for (name, contents) in generated {
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(0o644);
+            header.set_size(contents.len() as u64);
+            header.set_entry_type(tar::EntryType::Regular);
+            tar.append_data(&mut header, name, contents)?;
         }
         tar.into_inner()?.flush()
     }

@@ -5,4 +5,5 @@ pub mod context;
 pub mod engine;
 pub mod error;
 pub mod ignore;
+pub mod labels;
 pub mod push;

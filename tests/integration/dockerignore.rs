@@ -201,3 +201,48 @@ fn an_excluded_dockerfile_is_dropped_by_the_classic_builder_only() {
         tool("docker", &["rmi", &format!("{image}:{tag}")], &[]);
     }
 }
+
+#[test]
+fn a_dockerfile_from_outside_the_context_stays_out_of_the_image() {
+    let test = Test::new()
+        .bed()
+        .file("ctx/app.py", "print()\n")
+        .file("ctx/.dockerignore", "*.md\n")
+        .file("ctx/notes.md", "x\n")
+        .file(
+            "docker/app.Dockerfile",
+            "FROM cb-step-testbed/busybox:latest\nCOPY . /ctx/\n",
+        );
+    let repo = test.unique("outside");
+    create_repository(&repo, "us-east-1", false);
+    let ctx = test.path().join("ctx").to_string_lossy().into_owned();
+    let dockerfile = test
+        .path()
+        .join("docker/app.Dockerfile")
+        .to_string_lossy()
+        .into_owned();
+    let image = format!("cb-step-test/{repo}:docker-cli");
+    let env = [("DOCKER_BUILDKIT".to_owned(), "0".to_owned())];
+    tool(
+        "docker",
+        &["build", "--quiet", "-f", &dockerfile, "-t", &image, &ctx],
+        &env,
+    );
+    let expected = listing(&image);
+    tool("docker", &["rmi", &image], &[]);
+    assert_eq!(expected, [".dockerignore", "app.py"]);
+
+    test.args([
+        "build-push",
+        "ctx",
+        "--file",
+        "docker/app.Dockerfile",
+        "--no-push",
+    ])
+    .args(["--builder", "classic", "--repository", &repo, "--tag", "c"])
+    .run()
+    .success();
+    let built = format!("{}/{repo}:c", Bed::get().registry());
+    assert_eq!(listing(&built), expected);
+    tool("docker", &["rmi", &built], &[]);
+}
