@@ -35,6 +35,10 @@ pub enum Command {
     /// Build through the Docker Engine API (linux/amd64), tag, push, and pin by digest.
     #[command(name = "build-push")]
     BuildPush(Box<BuildPushArgs>),
+    /// Run a buildspec here, with CodeBuild's phases, variables, log format and artifacts.
+    Run(RunArgs),
+    /// Check a buildspec without running it: YAML, schema, and CodeBuild's traps, with line and column.
+    Lint(LintArgs),
     /// Write imagedefinitions.json, imageDetail.json, appspec.yaml and taskdef.json, pinned by digest.
     #[command(name = "emit-imagedefs")]
     EmitImagedefs(Box<EmitArgs>),
@@ -69,6 +73,60 @@ pub struct EcrLoginArgs {
     /// Skip checking the token against the registry.
     #[arg(long)]
     pub no_verify: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Run a CodeBuild build locally from its buildspec, with CodeBuild's semantics: \
+        the phases install, pre_build, build and post_build with their transitions, finally and \
+        on-failure; one shell session for version 0.2; CodeBuild's variables \
+        (CODEBUILD_SRC_DIR, CODEBUILD_RESOLVED_SOURCE_VERSION, …); secrets masked as ***; and \
+        the artifacts copied to --artifacts. The log is in CodeBuild's format.\n\n\
+        Exit 0 only when the build SUCCEEDED; 10 when it FAILED; 3 when the buildspec is \
+        invalid (nothing runs); 130/143 when stopped by SIGINT/SIGTERM.",
+    after_help = "Examples:\n  \
+        cb-step run\n  \
+        cb-step run --buildspec ci/buildspec.yml --env-file secrets.env --artifacts /tmp/out"
+)]
+pub struct RunArgs {
+    /// The buildspec. Default: <SOURCE>/buildspec.yml.
+    #[arg(long, value_name = "FILE")]
+    pub buildspec: Option<PathBuf>,
+
+    /// The source directory (CODEBUILD_SRC_DIR).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub source: PathBuf,
+
+    /// Where the artifacts go. Default: <SOURCE>/.cb-step/artifacts.
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+
+    /// A variable NAME=VALUE, over everything else; also the value of a parameter-store or
+    /// secrets-manager variable of that NAME. Repeatable.
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+
+    /// A file of NAME=VALUE lines (`#` comments; quotes are kept, as CodeBuild's local agent does).
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+
+    /// The build image's name, for CODEBUILD_BUILD_IMAGE.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Check a buildspec without running it: YAML syntax, the schema of versions 0.1 and \
+        0.2, and the traps that fail builds late (an unquoted `: ` in a command, a misspelled \
+        phase, bash syntax under sh, a folded `\\` continuation, `$VAR` in env.variables, \
+        artifact paths that leave the source). Errors exit 3; warnings alone exit 0. \
+        `cb-step run` makes the same checks first."
+)]
+pub struct LintArgs {
+    /// The buildspec. Default: buildspec.yml.
+    #[arg(value_name = "FILE", default_value = "buildspec.yml")]
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use std::collections::HashMap;
 
-use crate::cli::{BuildPushArgs, BuilderArg, EcrLoginArgs, EmitArgs, PinArg};
+use crate::cli::{BuildPushArgs, BuilderArg, EcrLoginArgs, EmitArgs, PinArg, RunArgs};
 use crate::env_vars;
 use crate::image::build::Builder;
 use crate::image::error::ImageError;
@@ -15,11 +15,80 @@ use crate::record::build_record::BuildRecord;
 use crate::record::container_name::ContainerName;
 use crate::registry::ecr::EcrSettings;
 use crate::registry::reference::{ImageRef, is_valid_tag};
+use crate::runner::error::RunError;
 
 /// The source directory: `$CODEBUILD_SRC_DIR`, else the current directory (as an empty path,
 /// so that messages show `.cb-step/…` rather than `./.cb-step/…`).
 pub fn source_dir() -> PathBuf {
     env_vars::get(env_vars::CODEBUILD_SRC_DIR).map_or_else(PathBuf::new, PathBuf::from)
+}
+
+#[derive(Debug)]
+pub struct RunConfig {
+    pub buildspec: PathBuf,
+    /// Absolute.
+    pub source: PathBuf,
+    pub artifacts: PathBuf,
+    /// `--env-file` lines, then `--env` flags: later entries win.
+    pub env: Vec<(String, String)>,
+    pub image: Option<String>,
+}
+
+impl RunConfig {
+    pub fn from_args(args: RunArgs) -> Result<Self, RunError> {
+        let source = std::path::absolute(&args.source)
+            .and_then(|p| p.canonicalize())
+            .map_err(|source| RunError::Source {
+                path: args.source.clone(),
+                source,
+            })?;
+        let mut env = Vec::new();
+        if let Some(path) = &args.env_file {
+            let text = std::fs::read_to_string(path).map_err(|source| RunError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            for (index, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                match line.split_once('=') {
+                    Some((name, value)) if !name.trim().is_empty() => {
+                        env.push((name.trim().to_owned(), value.to_owned()));
+                    }
+                    _ => {
+                        return Err(RunError::EnvFile {
+                            path: path.clone(),
+                            line: index + 1,
+                            text: line.to_owned(),
+                        });
+                    }
+                }
+            }
+        }
+        for arg in &args.env {
+            match arg.split_once('=') {
+                Some((name, value)) if !name.is_empty() => {
+                    env.push((name.to_owned(), value.to_owned()))
+                }
+                _ => return Err(RunError::EnvArg { arg: arg.clone() }),
+            }
+        }
+        Ok(RunConfig {
+            buildspec: args
+                .buildspec
+                .unwrap_or_else(|| source.join("buildspec.yml")),
+            artifacts: args.artifacts.unwrap_or_else(|| {
+                source
+                    .join(crate::record::build_record::RECORD_DIR)
+                    .join("artifacts")
+            }),
+            source,
+            env,
+            image: args.image,
+        })
+    }
 }
 
 /// Where the image goes.

@@ -11,8 +11,28 @@ use crate::record::build_record::RecordError;
 use crate::registry::client::RegistryError;
 use crate::registry::login_error::LoginError;
 
+/// `lint` found errors; they were printed already.
+#[derive(Debug, thiserror::Error)]
+#[error("the buildspec has {errors} error{}", if *errors == 1 { "" } else { "s" })]
+pub struct LintFailed {
+    pub errors: usize,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("cannot read buildspec `{}`", path.display())]
+    BuildspecRead {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Lint(LintFailed),
+    /// `run`: the log has said what happened; this carries the exit code.
+    #[error("the build did not succeed")]
+    BuildFailed(i32),
+    #[error(transparent)]
+    Run(#[from] crate::runner::error::RunError),
     #[error(transparent)]
     Login(#[from] LoginError),
     #[error(transparent)]
@@ -32,6 +52,13 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
+            Error::BuildspecRead { .. } | Error::Lint(_) => exit_code::INPUT,
+            Error::BuildFailed(code) => *code,
+            Error::Run(
+                crate::runner::error::RunError::EnvArg { .. }
+                | crate::runner::error::RunError::EnvFile { .. },
+            ) => exit_code::USAGE,
+            Error::Run(_) => exit_code::INPUT,
             Error::Login(e) if e.is_usage() => exit_code::USAGE,
             Error::Login(e) if e.is_unreachable() => exit_code::UNREACHABLE,
             Error::Login(LoginError::Api { .. } | LoginError::MalformedToken { .. }) => {
@@ -70,6 +97,11 @@ impl Error {
 
     pub fn hint(&self) -> Option<String> {
         match self {
+            Error::BuildspecRead { .. } => {
+                Some("pass the buildspec's path, or run from the source directory that holds buildspec.yml".into())
+            }
+            Error::Lint(_) | Error::BuildFailed(_) => None,
+            Error::Run(e) => e.hint(),
             Error::Login(e) => e.hint(),
             Error::DockerConfig(e) => e.hint(),
             Error::Runtime(_) => None,
@@ -82,6 +114,10 @@ impl Error {
 
     /// `error: …`, one `caused by: …` line per underlying error, then `hint: …`.
     pub fn render(&self) -> String {
+        if let Error::Lint(_) | Error::BuildFailed(_) = self {
+            // `lint` has printed its findings and their count already.
+            return String::new();
+        }
         let mut out = format!("error: {self}\n");
         let mut source = self.source();
         // `transparent` variants forward `source()` to the inner error's source.

@@ -23,3 +23,7 @@ pub const BUILD: i32 = 7;
 pub const PUSH: i32 = 8;
 /// No Docker daemon answered, or it failed outside the build itself.
 pub const DAEMON: i32 = 9;
+/// `run`: the build ran and did not succeed (a phase or UPLOAD_ARTIFACTS failed). An invalid
+/// buildspec, which fails DOWNLOAD_SOURCE before any phase, exits 3; a build stopped by
+/// SIGINT or SIGTERM exits 130 or 143.
+pub const BUILD_FAILED: i32 = 10;

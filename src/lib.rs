@@ -5,6 +5,7 @@
 //! `record` (what was built) → `manifest` (what to deploy, rendered) → `atomic` (written).
 
 pub mod atomic;
+pub mod buildspec;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod process;
 pub mod record;
 pub mod registry;
 pub mod report;
+pub mod runner;
 
 use std::ffi::OsString;
 
@@ -61,6 +63,8 @@ fn execute(command: Command) -> Result<(), Error> {
         Command::EcrLogin(args) => {
             commands::ecr_login::execute(config::EcrLoginConfig::from_args(args))
         }
+        Command::Run(args) => commands::run::execute(config::RunConfig::from_args(args)?),
+        Command::Lint(args) => commands::lint::execute(&args.file),
         Command::EmitImagedefs(args) => {
             commands::emit_imagedefs::execute(config::EmitConfig::from_args(*args)?)
         }

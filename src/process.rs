@@ -1,5 +1,6 @@
-//! The one place cb-step starts other programs. Today that is `git`, to learn the commit of a
-//! local checkout; nothing secret ever goes on a command line.
+//! The one place cb-step starts other programs: `git` for the commit of a checkout, Docker
+//! credential helpers, and the commands of a buildspec. Nothing secret ever goes on a command
+//! line.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -38,4 +39,143 @@ pub fn output_with_input(program: &str, args: &[&str], input: &str) -> Option<St
         return None;
     }
     String::from_utf8(output.stdout).ok()
+}
+
+/// The user a phase runs as (`run-as`), from /etc/passwd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+}
+
+impl User {
+    pub fn lookup(name: &str) -> Option<User> {
+        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+        passwd.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.len() >= 7 && fields[0] == name).then(|| User {
+                name: name.to_owned(),
+                uid: fields[2].parse().unwrap_or(u32::MAX),
+                gid: fields[3].parse().unwrap_or(u32::MAX),
+                home: fields[5].to_owned(),
+            })
+        })
+    }
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Exited(i32),
+    Signalled(i32),
+}
+
+/// The process group of the command now running, for the signal handler (0: none).
+static CHILD_GROUP: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+/// The first SIGINT or SIGTERM cb-step received (0: none).
+static RECEIVED: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward(signal: libc::c_int) {
+    use std::sync::atomic::Ordering;
+    let _ = RECEIVED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+    let group = CHILD_GROUP.load(Ordering::SeqCst);
+    if group > 0 {
+        // SAFETY: kill(2) is async-signal-safe; a negative pid names the process group.
+        unsafe {
+            libc::kill(-group, signal);
+        }
+    }
+}
+
+/// Catches SIGINT and SIGTERM and forwards them to the running command's process group.
+/// The command runs in a group of its own, so a terminal's Ctrl-C reaches cb-step alone and
+/// is passed on from here; and when cb-step is PID 1 in a container, which the kernel
+/// shields from signals it has no handler for, SIGTERM is still passed on.
+pub fn forward_signals() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only touches atomics and calls kill(2).
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = forward as *const () as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The signal cb-step received, if any: the build stops after the running command.
+pub fn received_signal() -> Option<i32> {
+    match RECEIVED.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => None,
+        signal => Some(signal),
+    }
+}
+
+/// Runs `shell script` in `cwd` with exactly `env`, in a process group of its own, with stdin
+/// closed and stdout and stderr merged into one pipe that `on_line` reads line by line as the
+/// command writes.
+pub fn run_script(
+    shell: &str,
+    script: &Path,
+    cwd: &Path,
+    env: &std::collections::BTreeMap<String, String>,
+    user: Option<&User>,
+    on_line: &mut dyn FnMut(&str),
+) -> std::io::Result<Ended> {
+    use std::io::BufRead;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let (reader, writer) = std::io::pipe()?;
+    let mut command = Command::new(shell);
+    command
+        .arg(script)
+        .current_dir(cwd)
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer)
+        .process_group(0);
+    if let Some(user) = user {
+        command
+            .uid(user.uid)
+            .gid(user.gid)
+            .env("HOME", &user.home)
+            .env("USER", &user.name);
+    }
+    let mut child = command.spawn()?;
+    // The parent's copies of the pipe's write end must close, or the reader never sees EOF.
+    drop(command);
+    let pid = i32::try_from(child.id()).unwrap_or(0);
+    CHILD_GROUP.store(pid, std::sync::atomic::Ordering::SeqCst);
+    if let Some(signal) = received_signal() {
+        // SAFETY: as in `forward`.
+        unsafe {
+            libc::kill(-pid, signal);
+        }
+    }
+    let mut reader = std::io::BufReader::new(reader);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line);
+                on_line(text.trim_end_matches(['\n', '\r']));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let status = child.wait();
+    CHILD_GROUP.store(0, std::sync::atomic::Ordering::SeqCst);
+    let status = status?;
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => Ended::Exited(code),
+        (None, Some(signal)) => Ended::Signalled(signal),
+        (None, None) => Ended::Exited(1),
+    })
 }

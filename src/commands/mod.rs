@@ -3,3 +3,5 @@
 pub mod build_push;
 pub mod ecr_login;
 pub mod emit_imagedefs;
+pub mod lint;
+pub mod run;

@@ -110,6 +110,13 @@ impl DockerIgnore {
     }
 }
 
+/// A path pattern with the same rules (`*` within a directory, `**` across directories), for
+/// buildspec artifact paths.
+pub fn glob(pattern: &str) -> Option<Regex> {
+    let cleaned = clean(pattern.trim_start_matches("./"));
+    Regex::new(&to_regex(&cleaned)).ok()
+}
+
 /// moby's `Pattern.compile`: `*` is any run of non-`/`, `?` one non-`/`, `**` any number of
 /// directories, `\` escapes, `[…]` is a class.
 fn to_regex(pattern: &str) -> String {

@@ -1,0 +1,5 @@
+//! Buildspecs: text → validated model, with positions for every finding.
+
+pub mod diagnostic;
+pub mod model;
+pub mod parse;

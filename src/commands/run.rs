@@ -1,0 +1,275 @@
+//! `cb-step run`: a CodeBuild build of this source directory, here and now.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::buildspec::parse;
+use crate::config::RunConfig;
+use crate::error::Error;
+use crate::process::{self, User};
+use crate::report;
+use crate::runner::artifacts::{self, Staging};
+use crate::runner::environment::{self, BuildIdentity, Environment};
+use crate::runner::error::RunError;
+use crate::runner::log;
+use crate::runner::phases::{Host, PhaseReport, Runner, State};
+use crate::runner::shell::Session;
+
+pub fn execute(config: RunConfig) -> Result<(), Error> {
+    process::forward_signals();
+    let started = Instant::now();
+    log::container(&format!(
+        "Running on cb-step {} (local)",
+        env!("CARGO_PKG_VERSION")
+    ));
+    log::container("Phase is DOWNLOAD_SOURCE");
+    log::container(&format!("CODEBUILD_SRC_DIR={}", config.source.display()));
+    log::container(&format!("YAML location is {}", config.buildspec.display()));
+    let download = Instant::now();
+    let text = std::fs::read_to_string(&config.buildspec).map_err(|source| {
+        download_failed("YAML_FILE_ERROR", "YAML file does not exist");
+        Error::BuildspecRead {
+            path: config.buildspec.clone(),
+            source,
+        }
+    })?;
+    let parsed = parse::parse(&text);
+    let shown = config.buildspec.display().to_string();
+    for diagnostic in &parsed.diagnostics {
+        eprint!("{}", diagnostic.render(&shown, &text));
+    }
+    let Some(buildspec) = parsed.buildspec else {
+        let first = parsed.errors().next().expect("no buildspec means an error");
+        let message = first
+            .codebuild
+            .clone()
+            .unwrap_or_else(|| format!("YAML_FILE_ERROR Message: {}", first.message));
+        let (code, message) = message
+            .split_once(" Message: ")
+            .unwrap_or(("YAML_FILE_ERROR", &message));
+        download_failed(code, message);
+        return Err(Error::BuildFailed(crate::exit_code::INPUT));
+    };
+
+    log::container("Processing environment variables");
+    let identity = identity(&config);
+    let env = match Environment::build(&buildspec, &config.source, &identity, &config.env) {
+        Ok(env) => env,
+        Err(error) => {
+            download_failed("CLIENT_ERROR", &error.to_string());
+            return Err(error.into());
+        }
+    };
+    let mut users = BTreeMap::new();
+    let names = buildspec
+        .run_as
+        .iter()
+        .chain(buildspec.phases.iter().filter_map(|p| p.run_as.as_ref()));
+    for name in names {
+        match User::lookup(name) {
+            Some(user) => {
+                users.insert(name.clone(), user);
+            }
+            None => {
+                let error = RunError::NoSuchUser { user: name.clone() };
+                download_failed("CLIENT_ERROR", &error.to_string());
+                return Err(error.into());
+            }
+        }
+    }
+    log::container(&format!("Moving to directory {}", config.source.display()));
+    if buildspec.cache_paths.is_empty() {
+        log::container("Cache is not defined in the buildspec");
+    } else {
+        log::container(&format!(
+            "Cache paths are not saved or restored locally: {}",
+            buildspec.cache_paths.join(", ")
+        ));
+    }
+    log::container(&format!("Phases found in YAML: {}", buildspec.phases.len()));
+    for phase in &buildspec.phases {
+        log::container(&format!(
+            " {}: {} commands",
+            phase.name,
+            phase.commands.len()
+        ));
+    }
+    log::container("Phase complete: DOWNLOAD_SOURCE State: SUCCEEDED");
+    log::container("Phase context status code:  Message: ");
+    let mut reports = vec![PhaseReport {
+        name: "DOWNLOAD_SOURCE".into(),
+        state: State::Succeeded,
+        duration: download.elapsed(),
+    }];
+
+    let session = Session::new(buildspec.env.shell.as_deref(), buildspec.version)?;
+    if !users.is_empty() {
+        session.share()?;
+    }
+    let mut runner = Runner {
+        buildspec: &buildspec,
+        env: &env,
+        session,
+        executor: Box::new(Host {
+            source: config.source.clone(),
+        }),
+        users,
+        succeeding: true,
+        reports: Vec::new(),
+    };
+    let outcome = runner.run_phases()?;
+    reports.append(&mut runner.reports);
+    let mut failed = outcome.failed;
+
+    let staging = Staging::new(&config.artifacts)?;
+    if outcome.upload {
+        let upload = Instant::now();
+        log::container("Entering phase UPLOAD_ARTIFACTS");
+        let result = if buildspec.artifacts.is_some() || !buildspec.reports.is_empty() {
+            artifacts::upload(&buildspec, &config.source, staging.dir())
+        } else {
+            Ok(0)
+        };
+        let state = match &result {
+            Ok(_) => State::Succeeded,
+            Err(_) => State::Failed,
+        };
+        log::container(&format!(
+            "Phase complete: UPLOAD_ARTIFACTS State: {}",
+            state.as_str()
+        ));
+        match result {
+            Ok(_) => log::container("Phase context status code:  Message: "),
+            Err(message) => {
+                failed = true;
+                log::container(&format!(
+                    "Phase context status code: CLIENT_ERROR Message: {message}"
+                ));
+            }
+        }
+        reports.push(PhaseReport {
+            name: "UPLOAD_ARTIFACTS".into(),
+            state,
+            duration: upload.elapsed(),
+        });
+    }
+    export_variables(&mut runner, &staging, &env)?;
+    staging.finish()?;
+
+    let status = match (outcome.signal, failed) {
+        (Some(_), _) => "STOPPED",
+        (None, true) => "FAILED",
+        (None, false) => "SUCCEEDED",
+    };
+    summary(&reports, status, started, &config.artifacts);
+    match (outcome.signal, failed) {
+        (Some(signal), _) => Err(Error::BuildFailed(128 + signal)),
+        (None, true) => Err(Error::BuildFailed(crate::exit_code::BUILD_FAILED)),
+        (None, false) => Ok(()),
+    }
+}
+
+fn download_failed(code: &str, message: &str) {
+    log::container("Phase complete: DOWNLOAD_SOURCE State: FAILED");
+    log::container(&format!(
+        "Phase context status code: {code} Message: {message}"
+    ));
+}
+
+fn identity(config: &RunConfig) -> BuildIdentity {
+    let project: String = config
+        .source
+        .file_name()
+        .map(|n| {
+            n.to_string_lossy()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect()
+        })
+        .filter(|n: &String| !n.is_empty())
+        .unwrap_or_else(|| "cb-step-local".into());
+    BuildIdentity {
+        project,
+        uuid: environment::uuid(),
+        number: next_build_number(&config.source),
+        region: crate::env_vars::get("AWS_REGION")
+            .or_else(|| crate::env_vars::get("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".into()),
+        image: config.image.clone().unwrap_or_else(|| "local".into()),
+    }
+}
+
+/// Counts up per source directory, in `.cb-step/build-number`, under a lock.
+fn next_build_number(source: &Path) -> u64 {
+    let dir = source.join(crate::record::build_record::RECORD_DIR);
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("build-number");
+    let lock =
+        std::fs::File::create(dir.join("build-number.lock")).and_then(|f| f.lock().map(|()| f));
+    let number = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        + 1;
+    let _ = crate::atomic::write_file(&crate::atomic::PendingFile {
+        path,
+        contents: format!("{number}\n").into_bytes(),
+        mode: None,
+    });
+    drop(lock);
+    number
+}
+
+/// `exported-variables`: their final values, logged (masked) and written as JSON.
+fn export_variables(
+    runner: &mut Runner<'_>,
+    staging: &Staging,
+    env: &Environment,
+) -> Result<(), RunError> {
+    let names = &runner.buildspec.env.exported_variables;
+    if names.is_empty() {
+        return Ok(());
+    }
+    let script = runner.session.export_script(names)?;
+    let mut lines = Vec::new();
+    let vars = env.vars.clone();
+    runner
+        .executor
+        .run(&runner.session, &script, &vars, None, &mut |line| {
+            lines.push(line.to_owned())
+        })?;
+    let mut exported = serde_json::Map::new();
+    for line in lines {
+        if let Some((name, value)) = line.split_once('=') {
+            log::container(&format!("Exporting variable {name}={}", env.mask(value)));
+            exported.insert(name.to_owned(), serde_json::Value::String(value.to_owned()));
+        }
+    }
+    let path = staging.dir().join("exported-variables.json");
+    let mut contents = serde_json::to_vec_pretty(&exported).expect("strings serialize");
+    contents.push(b'\n');
+    std::fs::write(&path, contents).map_err(|source| RunError::State { path, source })
+}
+
+fn summary(reports: &[PhaseReport], status: &str, started: Instant, artifacts: &Path) {
+    report::line(&format!(
+        "cb-step: build {status} in {:.2}s; artifacts in {}",
+        started.elapsed().as_secs_f64(),
+        artifacts.display()
+    ));
+    for phase in reports {
+        report::line(&format!(
+            "  {:<17} {:<10} {:>8.3}s",
+            phase.name,
+            phase.state.as_str(),
+            phase.duration.as_secs_f64()
+        ));
+    }
+}

@@ -1,0 +1,72 @@
+//! What stops a build before or outside its commands. A failing command is not an error: it
+//! is a phase outcome, and the build's status says so.
+
+use std::io;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("`{name}` comes from {kind} (`{reference}`), but no value was given")]
+    MissingSecret {
+        name: String,
+        kind: &'static str,
+        reference: String,
+    },
+    #[error("`--env {arg}` is not of the form NAME=VALUE")]
+    EnvArg { arg: String },
+    #[error("`{}` line {line}: `{text}` is not of the form NAME=VALUE", path.display())]
+    EnvFile {
+        path: PathBuf,
+        line: usize,
+        text: String,
+    },
+    #[error("cannot read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot use `{}` as the source directory", path.display())]
+    Source {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`run-as: {user}`: no such user on this machine")]
+    NoSuchUser { user: String },
+    #[error("cannot start `{shell}`")]
+    Spawn {
+        shell: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot prepare `{}`", path.display())]
+    State {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`--artifacts {}` holds files cb-step did not put there", path.display())]
+    ArtifactsNotOurs { path: PathBuf },
+}
+
+impl RunError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            RunError::MissingSecret { name, .. } => format!(
+                "locally, pass the value with `--env {name}=…` or in an `--env-file`; it is masked as *** in the output"
+            ),
+            RunError::EnvArg { .. } | RunError::EnvFile { .. } => {
+                "write NAME=VALUE; in an env file, one per line, `#` for comments".into()
+            }
+            RunError::NoSuchUser { .. } => {
+                "create the user, remove `run-as`, or run in the build image with `--image`".into()
+            }
+            RunError::ArtifactsNotOurs { .. } => {
+                "cb-step never deletes files it did not write: pass an empty or new directory"
+                    .into()
+            }
+            _ => return None,
+        })
+    }
+}

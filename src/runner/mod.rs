@@ -1,0 +1,8 @@
+//! Running a buildspec with CodeBuild's semantics; it prints CodeBuild's log format.
+
+pub mod artifacts;
+pub mod environment;
+pub mod error;
+pub mod log;
+pub mod phases;
+pub mod shell;
