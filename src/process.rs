@@ -114,6 +114,34 @@ pub fn received_signal() -> Option<i32> {
     }
 }
 
+/// How long a command's process group has to exit after a forwarded signal before SIGKILL.
+/// Background jobs of a non-interactive shell ignore SIGINT (POSIX), and would otherwise
+/// outlive Ctrl-C while holding the output pipe open.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn escalate_after_signal(
+    group: i32,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    use std::sync::atomic::Ordering;
+    std::thread::spawn(move || {
+        let mut since: Option<std::time::Instant> = None;
+        while !done.load(Ordering::SeqCst) {
+            if received_signal().is_some() {
+                let since = *since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= GRACE {
+                    // SAFETY: as in `forward`.
+                    unsafe {
+                        libc::kill(-group, libc::SIGKILL);
+                    }
+                    return;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    })
+}
+
 /// Runs `shell script` in `cwd` with exactly `env`, in a process group of its own, with stdin
 /// closed and stdout and stderr merged into one pipe that `on_line` reads line by line as the
 /// command writes.
@@ -156,6 +184,8 @@ pub fn run_script(
             libc::kill(-pid, signal);
         }
     }
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = escalate_after_signal(pid, done.clone());
     let mut reader = std::io::BufReader::new(reader);
     let mut line = Vec::new();
     loop {
@@ -171,6 +201,8 @@ pub fn run_script(
         }
     }
     let status = child.wait();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watchdog.join();
     CHILD_GROUP.store(0, std::sync::atomic::Ordering::SeqCst);
     let status = status?;
     Ok(match (status.code(), status.signal()) {

@@ -123,6 +123,7 @@ pub fn execute(config: RunConfig) -> Result<(), Error> {
     let mut failed = outcome.failed;
 
     let staging = Staging::new(&config.artifacts)?;
+    let mut uploaded = true;
     if outcome.upload {
         let upload = Instant::now();
         log::container("Entering phase UPLOAD_ARTIFACTS");
@@ -143,6 +144,7 @@ pub fn execute(config: RunConfig) -> Result<(), Error> {
             Ok(_) => log::container("Phase context status code:  Message: "),
             Err(message) => {
                 failed = true;
+                uploaded = false;
                 log::container(&format!(
                     "Phase context status code: CLIENT_ERROR Message: {message}"
                 ));
@@ -155,7 +157,10 @@ pub fn execute(config: RunConfig) -> Result<(), Error> {
         });
     }
     export_variables(&mut runner, &staging, &env)?;
-    staging.finish()?;
+    // A failed upload leaves the previous artifacts whole rather than half of this build's.
+    if uploaded {
+        staging.finish()?;
+    }
 
     let status = match (outcome.signal, failed) {
         (Some(_), _) => "STOPPED",

@@ -98,3 +98,15 @@ fn ecr_login_help() {
     let out = Test::new().args(["ecr-login", "--help"]).run().success();
     assert_snapshot!(out.stdout);
 }
+
+#[test]
+fn run_help() {
+    let out = Test::new().args(["run", "--help"]).run().success();
+    assert_snapshot!(out.stdout);
+}
+
+#[test]
+fn lint_help() {
+    let out = Test::new().args(["lint", "--help"]).run().success();
+    assert_snapshot!(out.stdout);
+}
