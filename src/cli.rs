@@ -110,7 +110,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
 
-    /// The build image's name, for CODEBUILD_BUILD_IMAGE.
+    /// Run the phases inside a container of this (local) image, with the source mounted at
+    /// /codebuild/output/src1/src and the Docker socket mounted. Default: on this machine.
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
 }

@@ -24,7 +24,11 @@ pub fn execute(config: RunConfig) -> Result<(), Error> {
         env!("CARGO_PKG_VERSION")
     ));
     log::container("Phase is DOWNLOAD_SOURCE");
-    log::container(&format!("CODEBUILD_SRC_DIR={}", config.source.display()));
+    let shown_source = match &config.image {
+        Some(_) => crate::runner::container::SOURCE.to_owned(),
+        None => config.source.display().to_string(),
+    };
+    log::container(&format!("CODEBUILD_SRC_DIR={shown_source}"));
     log::container(&format!("YAML location is {}", config.buildspec.display()));
     let download = Instant::now();
     let text = std::fs::read_to_string(&config.buildspec).map_err(|source| {
@@ -54,7 +58,15 @@ pub fn execute(config: RunConfig) -> Result<(), Error> {
 
     log::container("Processing environment variables");
     let identity = identity(&config);
-    let env = match Environment::build(&buildspec, &config.source, &identity, &config.env) {
+    let container_mode = config.image.is_some();
+    let env = match Environment::build(
+        &buildspec,
+        &config.source,
+        &shown_source,
+        !container_mode,
+        &identity,
+        &config.env,
+    ) {
         Ok(env) => env,
         Err(error) => {
             download_failed("CLIENT_ERROR", &error.to_string());
@@ -67,7 +79,18 @@ pub fn execute(config: RunConfig) -> Result<(), Error> {
         .iter()
         .chain(buildspec.phases.iter().filter_map(|p| p.run_as.as_ref()));
     for name in names {
-        match User::lookup(name) {
+        // Inside a container, the image's own users apply and the daemon resolves the name.
+        let found = if container_mode {
+            Some(User {
+                name: name.clone(),
+                uid: 0,
+                gid: 0,
+                home: String::new(),
+            })
+        } else {
+            User::lookup(name)
+        };
+        match found {
             Some(user) => {
                 users.insert(name.clone(), user);
             }
@@ -78,7 +101,7 @@ pub fn execute(config: RunConfig) -> Result<(), Error> {
             }
         }
     }
-    log::container(&format!("Moving to directory {}", config.source.display()));
+    log::container(&format!("Moving to directory {shown_source}"));
     if buildspec.cache_paths.is_empty() {
         log::container("Cache is not defined in the buildspec");
     } else {
@@ -103,17 +126,30 @@ pub fn execute(config: RunConfig) -> Result<(), Error> {
         duration: download.elapsed(),
     }];
 
-    let session = Session::new(buildspec.env.shell.as_deref(), buildspec.version)?;
-    if !users.is_empty() {
+    let visible = container_mode.then_some(crate::runner::container::STATE);
+    let session = Session::new(buildspec.env.shell.as_deref(), buildspec.version, visible)?;
+    if !users.is_empty() || container_mode {
         session.share()?;
     }
+    let executor: Box<dyn crate::runner::phases::Executor> = match &config.image {
+        Some(image) => {
+            log::container(&format!("Starting a container of {image}"));
+            match crate::runner::container::Container::start(image, &config.source, session.dir()) {
+                Ok(container) => Box::new(container),
+                Err(error) => {
+                    return Err(error.into());
+                }
+            }
+        }
+        None => Box::new(Host {
+            source: config.source.clone(),
+        }),
+    };
     let mut runner = Runner {
         buildspec: &buildspec,
         env: &env,
         session,
-        executor: Box::new(Host {
-            source: config.source.clone(),
-        }),
+        executor,
         users,
         succeeding: true,
         reports: Vec::new(),

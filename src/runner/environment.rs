@@ -27,14 +27,23 @@ pub struct Environment {
 }
 
 impl Environment {
+    /// `inherit`: start from this process's environment (on the host; in a container, the
+    /// image's environment is underneath instead). `shown_source` is CODEBUILD_SRC_DIR as the
+    /// commands see it.
     pub fn build(
         buildspec: &Buildspec,
         source: &Path,
+        shown_source: &str,
+        inherit: bool,
         identity: &BuildIdentity,
         overrides: &[(String, String)],
     ) -> Result<Self, RunError> {
-        let mut vars: BTreeMap<String, String> = std::env::vars().collect();
-        for (key, value) in codebuild_vars(source, identity) {
+        let mut vars: BTreeMap<String, String> = if inherit {
+            std::env::vars().collect()
+        } else {
+            BTreeMap::new()
+        };
+        for (key, value) in codebuild_vars(source, shown_source, identity) {
             vars.insert(key, value);
         }
         for (key, value) in &buildspec.env.variables {
@@ -88,7 +97,11 @@ impl Environment {
     }
 }
 
-fn codebuild_vars(source: &Path, identity: &BuildIdentity) -> Vec<(String, String)> {
+fn codebuild_vars(
+    source: &Path,
+    shown_source: &str,
+    identity: &BuildIdentity,
+) -> Vec<(String, String)> {
     let git = |args: &[&str]| process::output("git", args, source);
     let id = format!("{}:{}", identity.project, identity.uuid);
     let account = std::env::var("AWS_ACCOUNT_ID").unwrap_or_else(|_| "000000000000".into());
@@ -98,7 +111,7 @@ fn codebuild_vars(source: &Path, identity: &BuildIdentity) -> Vec<(String, Strin
         .unwrap_or_default();
     let mut vars = vec![
         ("CODEBUILD_CI".into(), "true".into()),
-        ("CODEBUILD_SRC_DIR".into(), source.display().to_string()),
+        ("CODEBUILD_SRC_DIR".into(), shown_source.to_owned()),
         (
             "CODEBUILD_BUILD_ARN".into(),
             format!("arn:aws:codebuild:{}:{account}:build/{id}", identity.region),

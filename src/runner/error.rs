@@ -46,6 +46,12 @@ pub enum RunError {
         #[source]
         source: io::Error,
     },
+    #[error("cannot run the build in a container of `{image}`")]
+    Container {
+        image: String,
+        #[source]
+        detail: crate::registry::login_error::Detail,
+    },
     #[error("`--artifacts {}` holds files cb-step did not put there", path.display())]
     ArtifactsNotOurs { path: PathBuf },
 }
@@ -61,6 +67,9 @@ impl RunError {
             }
             RunError::NoSuchUser { .. } => {
                 "create the user, remove `run-as`, or run in the build image with `--image`".into()
+            }
+            RunError::Container { .. } => {
+                "the image must be available locally (`docker pull IMAGE` or `docker build`), with `sh`, and the Docker daemon must answer".into()
             }
             RunError::ArtifactsNotOurs { .. } => {
                 "cb-step never deletes files it did not write: pass an empty or new directory"

@@ -17,13 +17,19 @@ use crate::buildspec::model::Version;
 
 pub struct Session {
     state: tempfile::TempDir,
+    /// The state directory as the commands see it (another path inside a container).
+    visible: String,
     pub shell: String,
     version: Version,
     scripts: usize,
 }
 
 impl Session {
-    pub fn new(shell: Option<&str>, version: Version) -> Result<Self, RunError> {
+    pub fn new(
+        shell: Option<&str>,
+        version: Version,
+        visible: Option<&str>,
+    ) -> Result<Self, RunError> {
         let state = tempfile::Builder::new()
             .prefix("cb-step-run.")
             .tempdir()
@@ -32,6 +38,10 @@ impl Session {
                 source,
             })?;
         Ok(Session {
+            visible: visible.map_or_else(
+                || state.path().to_string_lossy().into_owned(),
+                str::to_owned,
+            ),
             state,
             shell: shell.unwrap_or("sh").to_owned(),
             version,
@@ -63,7 +73,7 @@ impl Session {
     ) -> Result<PathBuf, RunError> {
         self.scripts += 1;
         let path = self.dir().join(format!("script-{}.sh", self.scripts));
-        let state = shell_quote(&self.dir().to_string_lossy());
+        let state = shell_quote(&self.visible);
         let mut text = String::from("# cb-step: one buildspec command\n");
         if self.version == Version::V02 {
             text.push_str(&format!(
