@@ -94,6 +94,7 @@ extern "C" fn forward(signal: libc::c_int) {
 /// is passed on from here; and when cb-step is PID 1 in a container, which the kernel
 /// shields from signals it has no handler for, SIGTERM is still passed on.
 pub fn forward_signals() {
+    escalate_after_signal();
     for signal in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: the handler only touches atomics and calls kill(2).
         unsafe {
@@ -119,34 +120,33 @@ pub fn received_signal() -> Option<i32> {
 /// outlive Ctrl-C while holding the output pipe open.
 const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
-fn escalate_after_signal(
-    group: i32,
-    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> std::thread::JoinHandle<()> {
+/// One thread for the whole run: once a signal arrived, it gives the running command's group
+/// `GRACE`, then kills it. A thread per command would cost every command a spawn and a join.
+fn escalate_after_signal() {
     use std::sync::atomic::Ordering;
-    std::thread::spawn(move || {
+    std::thread::spawn(|| {
         let mut since: Option<std::time::Instant> = None;
-        while !done.load(Ordering::SeqCst) {
+        loop {
             if received_signal().is_some() {
                 let since = *since.get_or_insert_with(std::time::Instant::now);
-                if since.elapsed() >= GRACE {
+                let group = CHILD_GROUP.load(Ordering::SeqCst);
+                if since.elapsed() >= GRACE && group > 0 {
                     // SAFETY: as in `forward`.
                     unsafe {
                         libc::kill(-group, libc::SIGKILL);
                     }
-                    return;
                 }
             }
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
-    })
+    });
 }
 
 /// Runs `shell script` in `cwd` with exactly `env`, in a process group of its own, with stdin
 /// closed and stdout and stderr merged into one pipe that `on_line` reads line by line as the
 /// command writes.
 pub fn run_script(
-    shell: &str,
+    shell: &Path,
     script: &Path,
     cwd: &Path,
     env: &std::collections::BTreeMap<String, String>,
@@ -184,8 +184,6 @@ pub fn run_script(
             libc::kill(-pid, signal);
         }
     }
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watchdog = escalate_after_signal(pid, done.clone());
     let mut reader = std::io::BufReader::new(reader);
     let mut line = Vec::new();
     loop {
@@ -201,8 +199,6 @@ pub fn run_script(
         }
     }
     let status = child.wait();
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    let _ = watchdog.join();
     CHILD_GROUP.store(0, std::sync::atomic::Ordering::SeqCst);
     let status = status?;
     Ok(match (status.code(), status.signal()) {

@@ -141,9 +141,7 @@ pub fn execute(config: RunConfig) -> Result<(), Error> {
                 }
             }
         }
-        None => Box::new(Host {
-            source: config.source.clone(),
-        }),
+        None => Box::new(Host::new(config.source.clone())),
     };
     let mut runner = Runner {
         buildspec: &buildspec,

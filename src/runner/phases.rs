@@ -65,6 +65,30 @@ pub trait Executor {
 
 pub struct Host {
     pub source: PathBuf,
+    /// The shell's absolute path, found once in the build's PATH. With a bare name and a
+    /// changed environment, std falls back from posix_spawn to fork for every command.
+    shell: Option<PathBuf>,
+}
+
+impl Host {
+    pub fn new(source: PathBuf) -> Self {
+        Host {
+            source,
+            shell: None,
+        }
+    }
+}
+
+fn find_in_path(program: &str, env: &BTreeMap<String, String>) -> PathBuf {
+    if program.contains('/') {
+        return PathBuf::from(program);
+    }
+    env.get("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(path).collect::<Vec<_>>())
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| PathBuf::from(program))
 }
 
 impl Executor for Host {
@@ -76,12 +100,16 @@ impl Executor for Host {
         user: Option<&User>,
         on_line: &mut dyn FnMut(&str),
     ) -> Result<Ended, RunError> {
-        process::run_script(&session.shell, script, &self.source, env, user, on_line).map_err(
-            |source| RunError::Spawn {
+        let shell = self
+            .shell
+            .get_or_insert_with(|| find_in_path(&session.shell, env))
+            .clone();
+        process::run_script(&shell, script, &self.source, env, user, on_line).map_err(|source| {
+            RunError::Spawn {
                 shell: session.shell.clone(),
                 source,
-            },
-        )
+            }
+        })
     }
 }
 

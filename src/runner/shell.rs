@@ -79,7 +79,7 @@ impl Session {
             text.push_str(&format!(
                 "__cb_state={state}\n\
                  if [ -f \"$__cb_state/env.sh\" ]; then . \"$__cb_state/env.sh\" 2>/dev/null; fi\n\
-                 if [ -f \"$__cb_state/dir\" ]; then cd \"$(cat \"$__cb_state/dir\")\" 2>/dev/null; fi\n"
+                 if [ -f \"$__cb_state/dir\" ]; then IFS= read -r __cb_dir < \"$__cb_state/dir\"; cd \"$__cb_dir\" 2>/dev/null; fi\n"
             ));
         }
         for (name, value) in overrides {

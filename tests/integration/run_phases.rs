@@ -405,3 +405,14 @@ fn run_as_runs_the_commands_as_that_user() {
         out.stderr
     );
 }
+
+#[test]
+fn plain_retry_means_three_more_attempts_and_retry_regex_alone_too() {
+    let always = "version: 0.2\nphases:\n  build:\n    on-failure: RETRY\n    commands:\n      - echo x >> attempts\n      - echo 'flaky network' && false\n";
+    let out = run(always).failure(10);
+    assert_eq!(out.read("attempts"), "x\nx\nx\nx\n");
+    let out = run(&always.replace("RETRY\n", "RETRY-flaky.*\n")).failure(10);
+    assert_eq!(out.read("attempts"), "x\nx\nx\nx\n");
+    let out = run(&always.replace("RETRY\n", "RETRY-disk.full\n")).failure(10);
+    assert_eq!(out.read("attempts"), "x\n");
+}
