@@ -4,10 +4,18 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+/// `0.1.0 (commit 1a2b3c4d5e6f)`
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CB_STEP_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "cb-step",
-    version,
+    version = VERSION,
     about = "The steps of a CodeBuild container build, without the fragile shell.",
     long_about = "The steps of a CodeBuild container build, without the fragile shell.\n\n\
         cb-step replaces the `printf … > imagedefinitions.json`, `docker login` and \

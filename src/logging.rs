@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use tracing::level_filters::LevelFilter;
-use tracing_subscriber::filter::{EnvFilter, filter_fn};
+use tracing_subscriber::filter::{Targets, filter_fn};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer as _, fmt};
@@ -30,12 +30,14 @@ pub fn init(verbosity: i8) {
         Some(spec) => spec,
         None => format!("cb_step={level},{others}"),
     };
-    let filter = EnvFilter::try_new(&spec).unwrap_or_else(|_| {
+    let filter: Targets = spec.parse().unwrap_or_else(|_| {
         eprintln!(
             "warning: ignoring invalid {}={spec:?}",
             env_vars::CB_STEP_LOG
         );
-        EnvFilter::new(format!("cb_step={level},{others}"))
+        format!("cb_step={level},{others}")
+            .parse()
+            .expect("a fixed directive parses")
     });
     // CodeBuild's log viewer shows escape codes as garbage, so colour only a real terminal.
     let ansi = std::io::stderr().is_terminal() && env_vars::get(env_vars::NO_COLOR).is_none();

@@ -3,11 +3,13 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, WWW_AUTHENTICATE};
+use bytes::Bytes;
+use http::Method;
+use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 
 use super::credentials::RegistryCredentials;
 use super::digest::Digest;
+use super::http::{Http, Response, basic};
 use super::login_error::Detail;
 
 const ACCEPTED: &str = "application/vnd.oci.image.manifest.v1+json, \
@@ -78,7 +80,7 @@ impl Manifest {
 }
 
 pub struct RegistryClient {
-    http: reqwest::Client,
+    http: Http,
     host: String,
     credentials: Option<RegistryCredentials>,
 }
@@ -88,14 +90,10 @@ impl RegistryClient {
         host: &str,
         credentials: Option<RegistryCredentials>,
     ) -> Result<Self, RegistryError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| RegistryError::Unreachable {
-                host: host.to_owned(),
-                detail: Detail(e.to_string()),
-            })?;
+        let http = Http::new(Duration::from_secs(60)).map_err(|f| RegistryError::Unreachable {
+            host: host.to_owned(),
+            detail: Detail(f.message),
+        })?;
         Ok(RegistryClient {
             http,
             host: host.to_owned(),
@@ -115,24 +113,25 @@ impl RegistryClient {
         );
         let action = format!("read manifest `{repository}:{reference}`");
         let response = self
-            .send(&action, repository, || {
-                self.http.get(&url).header(ACCEPT, ACCEPTED)
-            })
+            .send(
+                &action,
+                repository,
+                Method::GET,
+                &url,
+                &[("accept", ACCEPTED.to_owned())],
+                Bytes::new(),
+            )
             .await?;
-        if response.status() == StatusCode::NOT_FOUND {
+        if response.status == 404 {
             return Ok(None);
         }
-        let response = self.check(response, &action).await?;
+        let response = self.check(response, &action)?;
         let header_type = response
-            .headers()
+            .headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.unreachable(&e))?
-            .to_vec();
+        let bytes = response.body.to_vec();
         let media_type = header_type.unwrap_or_else(|| {
             serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
@@ -151,40 +150,49 @@ impl RegistryClient {
     ) -> Result<(), RegistryError> {
         let url = format!("https://{}/v2/{repository}/manifests/{tag}", self.host);
         let action = format!("tag `{repository}:{tag}`");
+        let headers = [("content-type", manifest.media_type.clone())];
         let response = self
-            .send(&action, repository, || {
-                self.http
-                    .put(&url)
-                    .header(CONTENT_TYPE, &manifest.media_type)
-                    .body(manifest.bytes.clone())
-            })
+            .send(
+                &action,
+                repository,
+                Method::PUT,
+                &url,
+                &headers,
+                Bytes::from(manifest.bytes.clone()),
+            )
             .await?;
-        self.check(response, &action).await.map(drop)
+        self.check(response, &action).map(drop)
     }
 
     /// Sends with basic auth; on a bearer challenge, fetches a token and sends again. Connection
-    /// failures, 5xx and 429 are retried with backoff.
+    /// failures, timeouts, 5xx and 429 are retried with backoff.
     async fn send(
         &self,
         action: &str,
         repository: &str,
-        request: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, RegistryError> {
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> Result<Response, RegistryError> {
         let mut bearer: Option<String> = None;
         let mut attempt = 1;
         loop {
-            let mut builder = request();
-            builder = match (&bearer, &self.credentials) {
-                (Some(token), _) => builder.bearer_auth(token),
-                (None, Some(c)) => builder.basic_auth(&c.username, Some(c.password.expose())),
-                (None, None) => builder,
-            };
-            let result = builder.send().await;
-            let retry = match &result {
-                Err(e) => e.is_connect() || e.is_timeout() || e.is_request(),
-                Ok(r) => {
-                    r.status().is_server_error() || r.status() == StatusCode::TOO_MANY_REQUESTS
+            let mut all: Vec<(&str, String)> = headers.to_vec();
+            match (&bearer, &self.credentials) {
+                (Some(token), _) => all.push(("authorization", format!("Bearer {token}"))),
+                (None, Some(c)) => {
+                    all.push(("authorization", basic(&c.username, c.password.expose())))
                 }
+                (None, None) => {}
+            }
+            let result = self
+                .http
+                .send(method.clone(), url, &all, body.clone())
+                .await;
+            let retry = match &result {
+                Err(failure) => failure.transient,
+                Ok(r) => r.status >= 500 || r.status == 429,
             };
             if retry && attempt < ATTEMPTS {
                 let wait = Duration::from_millis(300 * 2u64.pow(attempt - 1));
@@ -196,10 +204,13 @@ impl RegistryClient {
                 attempt += 1;
                 continue;
             }
-            let response = result.map_err(|e| self.unreachable(&e))?;
-            if response.status() == StatusCode::UNAUTHORIZED && bearer.is_none() {
+            let response = result.map_err(|f| RegistryError::Unreachable {
+                host: self.host.clone(),
+                detail: Detail(f.message),
+            })?;
+            if response.status == 401 && bearer.is_none() {
                 let challenge = response
-                    .headers()
+                    .headers
                     .get(WWW_AUTHENTICATE)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default()
@@ -231,53 +242,45 @@ impl RegistryClient {
         let Some(realm) = field("realm") else {
             return Ok(None);
         };
-        let mut request = self
-            .http
-            .get(&realm)
-            .query(&[("scope", format!("repository:{repository}:pull,push"))]);
+        let mut query = vec![(
+            "scope".to_owned(),
+            format!("repository:{repository}:pull,push"),
+        )];
         if let Some(service) = field("service") {
-            request = request.query(&[("service", service)]);
+            query.push(("service".to_owned(), service));
         }
+        let Ok(url) = url::Url::parse_with_params(&realm, &query) else {
+            return Ok(None);
+        };
+        let mut headers = Vec::new();
         if let Some(c) = &self.credentials {
-            request = request.basic_auth(&c.username, Some(c.password.expose()));
+            headers.push(("authorization", basic(&c.username, c.password.expose())));
         }
-        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
-        let body = response.bytes().await.map_err(|e| self.unreachable(&e))?;
-        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let response = self
+            .http
+            .send(Method::GET, url.as_str(), &headers, Bytes::new())
+            .await
+            .map_err(|f| RegistryError::Unreachable {
+                host: self.host.clone(),
+                detail: Detail(f.message),
+            })?;
+        let json: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
         Ok(json["token"]
             .as_str()
             .or(json["access_token"].as_str())
             .map(str::to_owned))
     }
 
-    async fn check(
-        &self,
-        response: reqwest::Response,
-        action: &str,
-    ) -> Result<reqwest::Response, RegistryError> {
-        if response.status().is_success() {
+    fn check(&self, response: Response, action: &str) -> Result<Response, RegistryError> {
+        if (200..300).contains(&response.status) {
             return Ok(response);
         }
-        let status = response.status().as_u16();
-        let body = response.text().await.unwrap_or_default();
+        let body = String::from_utf8_lossy(&response.body);
         Err(RegistryError::Status {
             host: self.host.clone(),
             action: action.to_owned(),
-            status,
+            status: response.status,
             detail: Detail(body.trim().chars().take(300).collect()),
         })
-    }
-
-    fn unreachable(&self, error: &reqwest::Error) -> RegistryError {
-        let mut text = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            text = format!("{text}: {cause}");
-            source = cause.source();
-        }
-        RegistryError::Unreachable {
-            host: self.host.clone(),
-            detail: Detail(text),
-        }
     }
 }

@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod digest;
 pub mod ecr;
 pub mod ecr_host;
+pub mod http;
 pub mod login_error;
 pub mod reference;
 pub mod secret;

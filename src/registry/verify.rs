@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::Method;
+
 use super::credentials::RegistryCredentials;
+use super::http::{Http, basic};
 use super::login_error::{Detail, LoginError};
 
 pub async fn check_login(
@@ -10,24 +14,24 @@ pub async fn check_login(
     registry: &str,
     credentials: &RegistryCredentials,
 ) -> Result<(), LoginError> {
-    let unreachable = |e: reqwest::Error| LoginError::RegistryUnreachable {
+    let unreachable = |message: String| LoginError::RegistryUnreachable {
         registry: registry.to_owned(),
-        detail: Detail(chain(&e)),
+        detail: Detail(message),
     };
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(unreachable)?;
+    let http = Http::new(Duration::from_secs(30)).map_err(|f| unreachable(f.message))?;
     let url = format!("{}/v2/", proxy_endpoint.trim_end_matches('/'));
     tracing::debug!("checking the login with GET {url}");
-    let response = client
-        .get(&url)
-        .basic_auth(&credentials.username, Some(credentials.password.expose()))
-        .send()
+    let authorization = basic(&credentials.username, credentials.password.expose());
+    let response = http
+        .send(
+            Method::GET,
+            &url,
+            &[("authorization", authorization)],
+            Bytes::new(),
+        )
         .await
-        .map_err(unreachable)?;
-    match response.status().as_u16() {
+        .map_err(|f| unreachable(f.message))?;
+    match response.status {
         200..=299 => Ok(()),
         401 | 403 => Err(LoginError::RegistryRejected {
             registry: registry.to_owned(),
@@ -37,15 +41,4 @@ pub async fn check_login(
             status,
         }),
     }
-}
-
-/// reqwest hides the cause (refused, DNS, certificate) in its source chain.
-fn chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    text
 }

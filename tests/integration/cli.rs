@@ -22,7 +22,10 @@ fn emit_imagedefs_help() {
 #[test]
 fn version() {
     let out = Test::new().args(["--version"]).run().success();
-    assert!(out.stdout.starts_with("cb-step "), "{}", out.stdout);
+    let version =
+        regex_lite::Regex::new(r"^cb-step \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}|unknown)\)\n$")
+            .unwrap();
+    assert!(version.is_match(&out.stdout), "{}", out.stdout);
 }
 
 #[test]

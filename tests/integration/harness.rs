@@ -248,8 +248,8 @@ impl Outcome {
     pub fn success(self) -> Self {
         assert_eq!(
             self.status, 0,
-            "cb-step {:?} failed:\n{}",
-            self.args, self.stderr
+            "cb-step {:?} failed:\n{}\n{}",
+            self.args, self.stdout, self.stderr
         );
         self
     }

@@ -17,4 +17,5 @@ mod run_image;
 mod run_phases;
 mod run_signals;
 mod run_tutorial;
+mod ship;
 mod testbed;

@@ -96,3 +96,56 @@ fn the_same_build_with_cb_step_pins_by_digest() {
         "run's CODEBUILD_BUILD_ID reaches the record"
     );
 }
+
+/// The README's main job: fixtures/app's own buildspec (ecr-login, build-push, emit-imagedefs
+/// with every file), run by `cb-step run` against the stand-in.
+#[test]
+fn the_sample_service_builds_and_gets_its_deploy_artifacts() {
+    let mut test = Test::new().bed();
+    for file in [
+        "Dockerfile",
+        "hello.txt",
+        ".dockerignore",
+        "buildspec.yml",
+        "taskdef.template.json",
+    ] {
+        test = test.file(
+            file,
+            std::fs::read(fixture(&format!("app/{file}"))).unwrap(),
+        );
+    }
+    let repo = test.unique("sample");
+    create_repository(&repo, "us-east-1", false);
+    git_commit_all(test.path());
+    let out = test
+        .env("PATH", &path())
+        .args(["run", "--env", &format!("IMAGE_REPO_NAME={repo}")])
+        .run()
+        .success();
+    let name = format!("{}/{repo}", Bed::get().registry());
+    let (digest, _, _) = inspect(&format!("{name}:latest"));
+    let pinned = format!("{name}@{digest}");
+    let artifacts = ".cb-step/artifacts";
+    assert_eq!(
+        out.json(&format!("{artifacts}/imagedefinitions.json")),
+        json!([{"name": "my-container", "imageUri": pinned}])
+    );
+    assert_eq!(
+        out.json(&format!("{artifacts}/imageDetail.json")),
+        json!({"ImageURI": pinned})
+    );
+    assert!(
+        out.read(&format!("{artifacts}/appspec.yaml"))
+            .contains("ContainerPort: 8080")
+    );
+    assert_eq!(
+        out.json(&format!("{artifacts}/taskdef.json"))["containerDefinitions"][0]["image"],
+        "<IMAGE1_NAME>"
+    );
+    assert_eq!(
+        out.read("docker/config.json")
+            .contains(Bed::get().registry()),
+        true,
+        "ecr-login ran"
+    );
+}

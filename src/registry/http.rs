@@ -1,0 +1,112 @@
+//! HTTPS requests to registries, on the hyper/rustls stack the AWS SDK already brings (rustls
+//! with ring, the system's CA certificates, so `SSL_CERT_FILE` and the system store both work).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Why a request got no response. `transient` marks what a retry may cure.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub transient: bool,
+}
+
+#[derive(Clone)]
+pub struct Http {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    timeout: Duration,
+}
+
+impl Http {
+    pub fn new(timeout: Duration) -> Result<Self, Failure> {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| Failure {
+                message: format!("cannot load the system's CA certificates: {e}"),
+                transient: false,
+            })?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Http {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            timeout,
+        })
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> Result<Response, Failure> {
+        let mut request = Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let request = request.body(Full::new(body)).map_err(|e| Failure {
+            message: format!("invalid request to {url}: {e}"),
+            transient: false,
+        })?;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|e| Failure {
+                transient: e.is_connect(),
+                message: chain(&e),
+            })?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.into_body().collect().await.map_err(|e| Failure {
+                message: chain(&e),
+                transient: true,
+            })?;
+            Ok(Response {
+                status,
+                headers,
+                body: body.to_bytes(),
+            })
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failure {
+                    message: format!("no answer within {}s", self.timeout.as_secs()),
+                    transient: true,
+                })
+            })
+    }
+}
+
+/// An error and its causes on one line: the useful part (refused, certificate, DNS) is deep.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+/// `Basic base64(user:password)`.
+pub fn basic(username: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+    )
+}
