@@ -37,18 +37,28 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Log in to ECR through the AWS credential chain and write the Docker config.
-    #[command(name = "ecr-login")]
+    #[command(
+        name = "ecr-login",
+        about = "Log in to ECR through the AWS credential chain and write the Docker config"
+    )]
     EcrLogin(EcrLoginArgs),
-    /// Build through the Docker Engine API (linux/amd64), tag, push, and pin by digest.
-    #[command(name = "build-push")]
+    #[command(
+        name = "build-push",
+        about = "Build through the Docker Engine API (linux/amd64), tag, push, and pin by digest"
+    )]
     BuildPush(Box<BuildPushArgs>),
-    /// Run a buildspec here, with CodeBuild's phases, variables, log format and artifacts.
+    #[command(
+        about = "Run a buildspec here, with CodeBuild's phases, variables, log format and artifacts"
+    )]
     Run(RunArgs),
-    /// Check a buildspec without running it: YAML, schema, and CodeBuild's traps, with line and column.
+    #[command(
+        about = "Check a buildspec without running it: YAML, schema, and CodeBuild's traps, with line and column"
+    )]
     Lint(LintArgs),
-    /// Write imagedefinitions.json, imageDetail.json, appspec.yaml and taskdef.json, pinned by digest.
-    #[command(name = "emit-imagedefs")]
+    #[command(
+        name = "emit-imagedefs",
+        about = "Write imagedefinitions.json, imageDetail.json, appspec.yaml and taskdef.json, pinned by digest"
+    )]
     EmitImagedefs(Box<EmitArgs>),
 }
 
@@ -154,33 +164,72 @@ pub enum BuilderArg {
         The platform is pinned to linux/amd64 unless --platform says otherwise, and checked after \
         the build. For ECR repositories cb-step gets the token itself through the AWS credential \
         chain (no `ecr-login` needed). stdout gets the digest-pinned reference; the build record \
-        in .cb-step/ gets the image, for `emit-imagedefs`.",
+        in .cb-step/ gets the image, for `emit-imagedefs`.\n\n\
+        Each image gets a content key: a sha256 of its context after .dockerignore, Dockerfile, \
+        build args, target and platform, pushed as the tag `ctx-<12 hex>`. When the registry \
+        already has that tag, nothing is built or uploaded: the new tags are added to the \
+        existing manifest, and the record marks the image as reused (`--force` builds anyway).\n\n\
+        `--images FILE` builds many images at once (--jobs at a time, one ECR login), from a \
+        YAML list:\n\n  \
+        - container: web          # default: the repository's last path component\n    \
+          repository: shop/web    # required\n    \
+          context: services/web   # default: the file's directory; paths are relative to it\n    \
+          dockerfile: services/web/Dockerfile   # default: <context>/Dockerfile\n    \
+          target: runtime\n    \
+          build-args: {GO_VERSION: \"1.22\"}   # over --build-arg\n    \
+          platform: linux/amd64   # default: --platform",
     after_help = "Examples:\n  \
         cb-step build-push --repository my-service --tag-from-commit --latest\n  \
+        cb-step build-push --images images.yml --tag-from-commit --latest\n  \
         cb-step build-push app/ --file app/Dockerfile --repository 123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app --tag v1.2.3\n  \
         IMAGE=$(cb-step build-push --repository my-service --tag-from-build-number)"
 )]
 pub struct BuildPushArgs {
     /// The build context directory.
-    #[arg(value_name = "CONTEXT", default_value = ".")]
+    #[arg(value_name = "CONTEXT", default_value = ".", conflicts_with = "images")]
     pub context: PathBuf,
 
     /// The Dockerfile. Default: `<CONTEXT>/Dockerfile`.
-    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "PATH",
+        conflicts_with = "images"
+    )]
     pub dockerfile: Option<PathBuf>,
 
+    /// Build every image listed in this YAML file (see above) instead of one.
+    #[arg(long, value_name = "FILE", help_heading = "Many images")]
+    pub images: Option<PathBuf>,
+
+    /// How many images to build at once with --images. Default: the number of CPUs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), help_heading = "Many images")]
+    pub jobs: Option<u16>,
+
+    /// Build and push even when the registry has an image with the same content key.
+    #[arg(long, help_heading = "Build")]
+    pub force: bool,
+
     /// An ECR repository in your default registry (`my-service`), or a full `HOST/NAME`.
+    /// Default: $IMAGE_REPO_NAME.
+    // Not clap's `env`: clap counts a value from the environment as given, and IMAGE_REPO_NAME,
+    // set in many buildspecs, would then conflict with --images.
     #[arg(
         long,
         value_name = "NAME",
-        env = "IMAGE_REPO_NAME",
-        help_heading = "Where"
+        help_heading = "Where",
+        conflicts_with = "images"
     )]
     pub repository: Option<String>,
 
     /// The container name recorded for emit-imagedefs. Default: $CONTAINER_NAME, else the
     /// repository's last path component.
-    #[arg(long, value_name = "NAME", help_heading = "Where")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        help_heading = "Where",
+        conflicts_with = "images"
+    )]
     pub container: Option<String>,
 
     /// AWS region for ECR. Default: the region in the repository's host, else AWS_REGION.
@@ -222,7 +271,12 @@ pub struct BuildPushArgs {
     pub platform: String,
 
     /// Build this stage of a multi-stage Dockerfile.
-    #[arg(long, value_name = "STAGE", help_heading = "Build")]
+    #[arg(
+        long,
+        value_name = "STAGE",
+        help_heading = "Build",
+        conflicts_with = "images"
+    )]
     pub target: Option<String>,
 
     /// K=V, or K alone to take the value from the environment (skipped when unset, as docker does). Repeatable.

@@ -1,6 +1,6 @@
 //! Command-line values turned, once, into validated settings. Nothing past here sees clap.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use std::collections::HashMap;
 
@@ -8,6 +8,7 @@ use crate::cli::{BuildPushArgs, BuilderArg, EcrLoginArgs, EmitArgs, PinArg, RunA
 use crate::env_vars;
 use crate::image::build::Builder;
 use crate::image::error::ImageError;
+use crate::image::images_file;
 use crate::manifest::appspec::{CapacityProvider, Hook, Network};
 use crate::manifest::error::ManifestError;
 use crate::manifest::selection::{ContainerChoice, Pin};
@@ -100,12 +101,26 @@ pub enum Repository {
     Full { host: String, name: String },
 }
 
-#[derive(Debug)]
-pub struct BuildPushConfig {
+/// One image to build: from the command line, or one entry of `--images`.
+#[derive(Debug, Clone)]
+pub struct ImageSpec {
     pub context: PathBuf,
     pub dockerfile: PathBuf,
     pub repository: Repository,
-    pub container: Option<ContainerName>,
+    pub container: ContainerName,
+    pub platform: String,
+    pub target: Option<String>,
+    pub build_args: HashMap<String, String>,
+}
+
+#[derive(Debug)]
+pub struct BuildPushConfig {
+    /// In the order given; one unless `--images`.
+    pub images: Vec<ImageSpec>,
+    /// `--images` was given: output gets per-image prefixes and a summary.
+    pub many: bool,
+    pub jobs: usize,
+    pub force: bool,
     pub region: Option<String>,
     /// `Some(length)` with `--tag-from-commit`.
     pub commit_tag_length: Option<usize>,
@@ -113,9 +128,6 @@ pub struct BuildPushConfig {
     pub tags: Vec<String>,
     pub latest: bool,
     pub builder: Builder,
-    pub platform: String,
-    pub target: Option<String>,
-    pub build_args: HashMap<String, String>,
     pub labels: HashMap<String, String>,
     pub no_cache: bool,
     pub pull: bool,
@@ -126,49 +138,12 @@ pub struct BuildPushConfig {
 
 impl BuildPushConfig {
     pub fn from_args(args: BuildPushArgs) -> Result<Self, ImageError> {
-        let value = args.repository.ok_or(ImageError::NoRepository)?;
-        let image = ImageRef::parse(&value).map_err(|reason| ImageError::Repository {
-            value: value.clone(),
-            reason,
-        })?;
-        if image.tag().is_some() || image.digest().is_some() {
-            return Err(ImageError::Repository {
-                value: value.clone(),
-                reason: crate::registry::reference::ReferenceError::Tag {
-                    reference: value.clone(),
-                    tag: "(a tag or digest belongs in `--tag`, not in `--repository`)".into(),
-                },
-            });
-        }
-        let repository = match image.registry() {
-            Some(host) => Repository::Full {
-                host: host.to_owned(),
-                name: image.repository().to_owned(),
-            },
-            None => Repository::DefaultEcr {
-                name: image.repository().to_owned(),
-            },
-        };
         for tag in &args.tags {
             if !is_valid_tag(tag) {
                 return Err(ImageError::InvalidTag { tag: tag.clone() });
             }
         }
-        let parts: Vec<&str> = args.platform.split('/').collect();
-        if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
-            return Err(ImageError::PlatformSyntax {
-                value: args.platform,
-            });
-        }
-        let container = match (args.container, env_vars::get(env_vars::CONTAINER_NAME)) {
-            (Some(name), _) => Some((name.clone(), format!("`--container {name}`"))),
-            (None, Some(name)) => Some((name.clone(), format!("`CONTAINER_NAME={name}`"))),
-            (None, None) => None,
-        }
-        .map(|(name, origin)| {
-            ContainerName::parse(&name).map_err(|reason| ImageError::Container { origin, reason })
-        })
-        .transpose()?;
+        check_platform(&args.platform, "--platform")?;
         let mut build_args = HashMap::new();
         for arg in &args.build_args {
             let (key, value) = match arg.split_once('=') {
@@ -191,17 +166,19 @@ impl BuildPushConfig {
                 _ => return Err(ImageError::Label { arg: arg.clone() }),
             }
         }
-        let dockerfile = args
-            .dockerfile
-            .unwrap_or_else(|| crate::image::context::under(&args.context, "Dockerfile"));
+        let images = match &args.images {
+            Some(path) => images_from_file(path, &args.platform, &build_args)?,
+            None => vec![single_image(&args, build_args)?],
+        };
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
         Ok(BuildPushConfig {
             record: args
                 .record
                 .unwrap_or_else(|| BuildRecord::path_in(&source_dir())),
-            context: args.context,
-            dockerfile,
-            repository,
-            container,
+            images,
+            many: args.images.is_some(),
+            jobs: args.jobs.map_or(cpus, usize::from),
+            force: args.force,
             region: args.region,
             commit_tag_length: args.tag_from_commit.then_some(usize::from(args.tag_length)),
             tag_from_build_number: args.tag_from_build_number,
@@ -211,9 +188,6 @@ impl BuildPushConfig {
                 BuilderArg::Buildkit => Builder::BuildKit,
                 BuilderArg::Classic => Builder::Classic,
             },
-            platform: args.platform,
-            target: args.target,
-            build_args,
             labels,
             no_cache: args.no_cache,
             pull: args.pull,
@@ -221,6 +195,132 @@ impl BuildPushConfig {
             push: !args.no_push,
         })
     }
+}
+
+fn single_image(
+    args: &BuildPushArgs,
+    build_args: HashMap<String, String>,
+) -> Result<ImageSpec, ImageError> {
+    let value = args
+        .repository
+        .clone()
+        .or_else(|| env_vars::get(env_vars::IMAGE_REPO_NAME))
+        .ok_or(ImageError::NoRepository)?;
+    let repository = parse_repository(&value)?;
+    let container = match (&args.container, env_vars::get(env_vars::CONTAINER_NAME)) {
+        (Some(name), _) => Some((name.clone(), format!("`--container {name}`"))),
+        (None, Some(name)) => Some((name.clone(), format!("`CONTAINER_NAME={name}`"))),
+        (None, None) => None,
+    };
+    let container = match container {
+        Some((name, origin)) => ContainerName::parse(&name)
+            .map_err(|reason| ImageError::Container { origin, reason })?,
+        None => default_container(&repository)?,
+    };
+    let dockerfile = args
+        .dockerfile
+        .clone()
+        .unwrap_or_else(|| crate::image::context::under(&args.context, "Dockerfile"));
+    Ok(ImageSpec {
+        context: args.context.clone(),
+        dockerfile,
+        repository,
+        container,
+        platform: args.platform.clone(),
+        target: args.target.clone(),
+        build_args,
+    })
+}
+
+/// `--images FILE`: the command line's `--platform` and `--build-arg` are defaults under each
+/// entry's own.
+fn images_from_file(
+    path: &Path,
+    platform: &str,
+    build_args: &HashMap<String, String>,
+) -> Result<Vec<ImageSpec>, ImageError> {
+    let mut images: Vec<ImageSpec> = Vec::new();
+    for (index, entry) in images_file::read(path)?.into_iter().enumerate() {
+        let at = format!("`{}`, image {}", path.display(), index + 1);
+        let repository = parse_repository(&entry.repository)?;
+        let container = match &entry.container {
+            Some(name) => ContainerName::parse(name).map_err(|reason| ImageError::Container {
+                origin: format!("{at}: `container: {name}`"),
+                reason,
+            })?,
+            None => default_container(&repository)?,
+        };
+        if images.iter().any(|i| i.container == container) {
+            return Err(ImageError::DuplicateContainer {
+                path: path.to_owned(),
+                container: container.to_string(),
+            });
+        }
+        let platform = entry.platform.unwrap_or_else(|| platform.to_owned());
+        check_platform(&platform, &format!("{at}: `platform`"))?;
+        let mut args = build_args.clone();
+        args.extend(entry.build_args);
+        let context = entry.context.unwrap_or_else(|| PathBuf::from("."));
+        let dockerfile = entry
+            .dockerfile
+            .unwrap_or_else(|| crate::image::context::under(&context, "Dockerfile"));
+        images.push(ImageSpec {
+            context,
+            dockerfile,
+            repository,
+            container,
+            platform,
+            target: entry.target,
+            build_args: args,
+        });
+    }
+    Ok(images)
+}
+
+fn parse_repository(value: &str) -> Result<Repository, ImageError> {
+    let image = ImageRef::parse(value).map_err(|reason| ImageError::Repository {
+        value: value.to_owned(),
+        reason,
+    })?;
+    if image.tag().is_some() || image.digest().is_some() {
+        return Err(ImageError::Repository {
+            value: value.to_owned(),
+            reason: crate::registry::reference::ReferenceError::Tag {
+                reference: value.to_owned(),
+                tag: "(a tag or digest belongs in `--tag`, not in `--repository`)".into(),
+            },
+        });
+    }
+    Ok(match image.registry() {
+        Some(host) => Repository::Full {
+            host: host.to_owned(),
+            name: image.repository().to_owned(),
+        },
+        None => Repository::DefaultEcr {
+            name: image.repository().to_owned(),
+        },
+    })
+}
+
+fn check_platform(value: &str, origin: &str) -> Result<(), ImageError> {
+    let parts: Vec<&str> = value.split('/').collect();
+    if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
+        return Err(ImageError::PlatformSyntax {
+            origin: origin.to_owned(),
+            value: value.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The repository's last path component, as a container name.
+fn default_container(repository: &Repository) -> Result<ContainerName, ImageError> {
+    let (Repository::DefaultEcr { name } | Repository::Full { name, .. }) = repository;
+    let last = name.rsplit('/').next().unwrap_or(name);
+    ContainerName::parse(last).map_err(|reason| ImageError::Container {
+        origin: format!("the container name taken from repository `{name}`"),
+        reason,
+    })
 }
 
 #[derive(Debug)]

@@ -69,6 +69,7 @@ impl Error {
             Error::DockerConfig(_) => exit_code::INPUT,
             Error::Runtime(_) => exit_code::FAILURE,
             Error::Image(e) if e.is_usage() => exit_code::USAGE,
+            Error::Image(ImageError::ImagesFailed { code, .. }) => *code,
             Error::Image(
                 ImageError::NoCommit { .. }
                 | ImageError::NoBuildNumber
@@ -76,6 +77,9 @@ impl Error {
                 | ImageError::ContextDir { .. }
                 | ImageError::ContextRead { .. }
                 | ImageError::DockerIgnore { .. }
+                | ImageError::ImagesRead { .. }
+                | ImageError::ImagesFile { .. }
+                | ImageError::DuplicateContainer { .. }
                 | ImageError::UnknownRepository { .. },
             ) => exit_code::INPUT,
             Error::Image(ImageError::NoDaemon { .. } | ImageError::Engine { .. }) => {

@@ -1,22 +1,25 @@
 //! `cb-step build-push`: context → build → tag → push once → retag by manifest → verify → record.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::query_parameters::TagImageOptionsBuilder;
+use futures_util::{StreamExt as _, TryStreamExt as _, stream};
 
-use crate::config::{BuildPushConfig, Repository};
+use crate::config::{BuildPushConfig, ImageSpec, Repository};
 use crate::error::Error;
 use crate::image::build::{self, BuildRequest, Builder};
+use crate::image::content_key::{self, ContentKey, KeyInputs};
 use crate::image::context::Context;
 use crate::image::engine::{self, engine_error};
 use crate::image::error::ImageError;
 use crate::image::push;
 use crate::record::build_record::{BuildRecord, RecordedImage};
-use crate::record::container_name::ContainerName;
-use crate::registry::client::{Manifest, RegistryClient};
+use crate::registry::client::{Manifest, RegistryClient, RegistryError};
 use crate::registry::credentials::RegistryCredentials;
 use crate::registry::ecr::EcrSession;
 use crate::registry::reference::is_valid_tag;
@@ -38,6 +41,8 @@ struct Target {
     name: String,
     credentials: Option<RegistryCredentials>,
     immutable: bool,
+    /// Shared by every image of the registry.
+    client: Arc<RegistryClient>,
 }
 
 impl Target {
@@ -58,38 +63,207 @@ impl Target {
     }
 }
 
+/// What became of one image.
+struct Shipped {
+    reference: String,
+    digest: Option<Digest>,
+    reused: bool,
+}
+
 async fn build_push(config: BuildPushConfig) -> Result<(), Error> {
-    let commit = resolve_commit(&config);
-    let tags = tags(&config, commit.as_deref())?;
-    let target = resolve_target(&config).await?;
+    let started = Instant::now();
+    let targets = resolve_targets(&config).await?;
     let docker = engine::connect().await?;
+    let config = &config;
+    if !config.many {
+        let shipped = ship(config, &docker, &config.images[0], &targets[0]).await?;
+        println!("{}", shipped.reference);
+        return Ok(());
+    }
+    report::line(&format!(
+        "build-push: {} images from the images file, {} at a time",
+        config.images.len(),
+        config.jobs
+    ));
+    let mut outcomes: Vec<(usize, Result<Shipped, Error>, Duration)> =
+        stream::iter(config.images.iter().zip(&targets).enumerate())
+            .map(|(index, (image, target))| {
+                let docker = &docker;
+                async move {
+                    let started = Instant::now();
+                    let prefix = format!("[{}] ", image.container);
+                    let result =
+                        report::prefixed(prefix.clone(), ship(config, docker, image, target)).await;
+                    if let Err(error) = &result {
+                        for line in error.render().lines() {
+                            eprintln!("{prefix}{line}");
+                        }
+                    }
+                    (index, result, started.elapsed())
+                }
+            })
+            .buffer_unordered(config.jobs)
+            .collect()
+            .await;
+    outcomes.sort_by_key(|(index, ..)| *index);
+    summary(config, &outcomes, started.elapsed());
+    let mut failed = Vec::new();
+    let mut code = None;
+    for (index, result, _) in &outcomes {
+        match result {
+            Ok(shipped) => println!("{}", shipped.reference),
+            Err(error) => {
+                failed.push(config.images[*index].container.to_string());
+                code.get_or_insert(error.exit_code());
+            }
+        }
+    }
+    match code {
+        None => Ok(()),
+        Some(code) => Err(ImageError::ImagesFailed {
+            failed: failed.len(),
+            total: outcomes.len(),
+            names: failed.join(", "),
+            code,
+        }
+        .into()),
+    }
+}
+
+/// The table that ends a run of `--images`.
+fn summary(
+    config: &BuildPushConfig,
+    outcomes: &[(usize, Result<Shipped, Error>, Duration)],
+    total: Duration,
+) {
+    let rows: Vec<[String; 4]> = outcomes
+        .iter()
+        .map(|(index, result, took)| {
+            let container = config.images[*index].container.to_string();
+            let (image, result) = match result {
+                Ok(s) if s.reused => (s.reference.clone(), "reused"),
+                Ok(s) if s.digest.is_some() => (s.reference.clone(), "pushed"),
+                Ok(s) => (s.reference.clone(), "built"),
+                Err(_) => ("-".to_owned(), "FAILED"),
+            };
+            [
+                container,
+                result.to_owned(),
+                format!("{:.1}s", took.as_secs_f64()),
+                image,
+            ]
+        })
+        .collect();
+    let header = ["CONTAINER", "RESULT", "TIME", "IMAGE"].map(str::to_owned);
+    let mut widths = [0; 3];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    let reused = rows.iter().filter(|r| r[1] == "reused").count();
+    let failed = rows.iter().filter(|r| r[1] == "FAILED").count();
+    report::line(&format!(
+        "build-push: {} images in {:.1}s: {} built, {reused} reused, {failed} failed",
+        rows.len(),
+        total.as_secs_f64(),
+        rows.len() - reused - failed
+    ));
+    for row in std::iter::once(&header).chain(&rows) {
+        report::line(&format!(
+            "  {:w0$}  {:w1$}  {:>w2$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        ));
+    }
+}
+
+/// One image: context → content key → (reuse | build → tag → push → verify) → record.
+async fn ship(
+    config: &BuildPushConfig,
+    docker: &Docker,
+    image: &ImageSpec,
+    target: &Target,
+) -> Result<Shipped, Error> {
+    let commit = resolve_commit(&image.context);
+    let mut tags = tags(config, &image.context, commit.as_deref())?;
     let mut context = Context::scan(
-        &config.context,
-        &config.dockerfile,
+        &image.context,
+        &image.dockerfile,
         config.builder == Builder::Classic,
     )?;
-    let mut labels = labels(&config, commit.as_deref(), &tags[0]);
-    // Without --target the labelled stage is the last one, where an appended LABEL lands.
-    if config.builder == Builder::Classic && config.target.is_none() {
-        let original =
-            std::fs::read(&config.dockerfile).map_err(|source| ImageError::ContextRead {
-                path: config.dockerfile.clone(),
-                source,
-            })?;
-        if let Some(labelled) = crate::image::labels::append(&original, &labels) {
-            context.replace_dockerfile(labelled, true)?;
-            labels.clear();
+    let original = std::fs::read(&image.dockerfile).map_err(|source| ImageError::ContextRead {
+        path: image.dockerfile.clone(),
+        source,
+    })?;
+    let hashing = Instant::now();
+    let key = {
+        let inputs = KeyInputs {
+            dockerfile: &original,
+            build_args: &image.build_args,
+            target: image.target.as_deref(),
+            platform: &image.platform,
+        };
+        let threads = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::task::block_in_place(|| content_key::compute(&context, &inputs, threads))?
+    };
+    tracing::debug!(
+        "content key {} of {} entries in {:.3}s",
+        key.hex(),
+        context.len(),
+        hashing.elapsed().as_secs_f64()
+    );
+    if !tags.contains(&key.tag()) {
+        tags.push(key.tag());
+    }
+    if config.push && !config.force {
+        let registry = &*target.client;
+        let found = match registry.manifest(&target.name, &key.tag()).await {
+            Ok(found) => found,
+            // Credentials that may push but not pull, or none at all: the push says which.
+            Err(RegistryError::Status {
+                status: 401 | 403, ..
+            }) => {
+                tracing::debug!("cannot look up {}; building", key.tag());
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(manifest) = found {
+            let digest = reuse(target, registry, &tags, &key, &manifest).await?;
+            record(config, image, target, &tags, Some(&digest), true, commit)?;
+            return Ok(Shipped {
+                reference: format!("{}@{digest}", target.reference()),
+                digest: Some(digest),
+                reused: true,
+            });
         }
+    }
+
+    let mut labels = labels(config, &image.context, commit.as_deref(), &tags[0]);
+    // Without --target the labelled stage is the last one, where an appended LABEL lands.
+    if config.builder == Builder::Classic
+        && image.target.is_none()
+        && let Some(labelled) = crate::image::labels::append(&original, &labels)
+    {
+        context.replace_dockerfile(labelled, true)?;
+        labels.clear();
     }
     let primary = format!("{}:{}", target.reference(), tags[0]);
     report::line(&format!(
-        "build-push: building {primary} for {} with {} ({} entries in the context)",
-        config.platform,
+        "build-push: building {primary} for {} with {} ({} entries in the context, content key {})",
+        image.platform,
         match config.builder {
             Builder::BuildKit => "BuildKit",
             Builder::Classic => "the classic builder",
         },
-        context.len()
+        context.len(),
+        key.tag()
     ));
 
     let mut registry_auth = HashMap::new();
@@ -98,9 +272,9 @@ async fn build_push(config: BuildPushConfig) -> Result<(), Error> {
     }
     let request = BuildRequest {
         tag: primary.clone(),
-        platform: config.platform.clone(),
-        target: config.target.clone(),
-        build_args: config.build_args.clone(),
+        platform: image.platform.clone(),
+        target: image.target.clone(),
+        build_args: image.build_args.clone(),
         labels,
         no_cache: config.no_cache,
         pull: config.pull,
@@ -109,8 +283,8 @@ async fn build_push(config: BuildPushConfig) -> Result<(), Error> {
         registry_auth,
     };
     let started = Instant::now();
-    build::build(&docker, context, &request).await?;
-    let image_id = check_platform(&docker, &primary, &config.platform).await?;
+    build::build(docker, context, &request).await?;
+    let image_id = check_platform(docker, &primary, &image.platform).await?;
     report::line(&format!(
         "build-push: built {image_id} in {:.1}s",
         started.elapsed().as_secs_f64()
@@ -127,35 +301,101 @@ async fn build_push(config: BuildPushConfig) -> Result<(), Error> {
     }
 
     let digest = if config.push {
-        Some(publish(&docker, &target, &tags, &image_id).await?)
+        Some(publish(docker, target, &tags, &image_id).await?)
     } else {
         report::line(&format!("build-push: not pushed (--no-push): {primary}"));
         None
     };
+    record(config, image, target, &tags, digest.as_ref(), false, commit)?;
+    Ok(Shipped {
+        reference: match &digest {
+            Some(digest) => format!("{}@{digest}", target.reference()),
+            None => primary,
+        },
+        digest,
+        reused: false,
+    })
+}
 
-    let container = match &config.container {
-        Some(name) => name.clone(),
-        None => default_container(&target.name)?,
-    };
+fn record(
+    config: &BuildPushConfig,
+    image: &ImageSpec,
+    target: &Target,
+    tags: &[String],
+    digest: Option<&Digest>,
+    reused: bool,
+    commit: Option<String>,
+) -> Result<(), Error> {
     BuildRecord::upsert(
         &config.record,
         RecordedImage {
-            container,
+            container: image.container.clone(),
             registry: target.host.clone(),
             repository: target.name.clone(),
-            tags: tags.clone(),
-            digest: digest.clone(),
-            platform: config.platform.clone(),
+            tags: tags.to_vec(),
+            digest: digest.cloned(),
+            platform: image.platform.clone(),
             pushed: digest.is_some(),
+            reused,
             commit,
             build_id: env_vars::get(env_vars::CODEBUILD_BUILD_ID),
         },
     )?;
-    match digest {
-        Some(digest) => println!("{}@{digest}", target.reference()),
-        None => println!("{primary}"),
-    }
     Ok(())
+}
+
+/// The registry has an image built from the same content: give it this build's tags with
+/// manifest PUTs, and upload nothing. On an immutable repository a tag that already holds
+/// this image is left alone, and one that holds another image stops the run.
+async fn reuse(
+    target: &Target,
+    registry: &RegistryClient,
+    tags: &[String],
+    key: &ContentKey,
+    manifest: &Manifest,
+) -> Result<Digest, Error> {
+    let digest = manifest.digest();
+    let reference = format!("{}:{}", target.reference(), key.tag());
+    if manifest.is_index() {
+        return Err(ImageError::NotSingleManifest {
+            reference,
+            media_type: manifest.media_type.clone(),
+        }
+        .into());
+    }
+    report::line(&format!(
+        "build-push: {reference} already holds this content ({digest}); not building, tagging it"
+    ));
+    let started = Instant::now();
+    let mut added = Vec::new();
+    for tag in tags.iter().filter(|t| **t != key.tag()) {
+        if target.immutable
+            && let Some(existing) = registry.manifest(&target.name, tag).await?
+        {
+            if existing.digest() == digest {
+                continue;
+            }
+            return Err(ImageError::ImmutableTag {
+                repository: target.name.clone(),
+                tag: tag.clone(),
+                existing: existing.digest().to_string(),
+            }
+            .into());
+        }
+        registry.put_manifest(&target.name, tag, manifest).await?;
+        added.push(tag.as_str());
+    }
+    report::line(&format!(
+        "build-push: reused {}@{digest}; tagged {} by manifest in {:.2}s",
+        target.reference(),
+        if added.is_empty() {
+            "nothing new".to_owned()
+        } else {
+            added.join(", ")
+        },
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(digest)
 }
 
 /// Pushes the first tag, verifies the digest against the registry, and adds the other tags
@@ -167,7 +407,7 @@ async fn publish(
     tags: &[String],
     image_id: &str,
 ) -> Result<Digest, Error> {
-    let registry = RegistryClient::new(&target.host, target.credentials.clone())?;
+    let registry = &*target.client;
     let mut existing: HashMap<&str, Manifest> = HashMap::new();
     if target.immutable {
         for tag in tags {
@@ -245,67 +485,121 @@ async fn publish(
     Ok(actual)
 }
 
-async fn resolve_target(config: &BuildPushConfig) -> Result<Target, Error> {
-    let (host, name) = match &config.repository {
-        Repository::DefaultEcr { name } => {
-            let session = EcrSession::connect(config.region.as_deref()).await?;
-            let token = session.tokens(&[]).await?.remove(0);
-            return ecr_target(&session, token.host, name, token.credentials).await;
-        }
-        Repository::Full { host, name } => (host, name),
-    };
-    if let Some(ecr) = ecr_host::parse(host) {
-        let region = config.region.clone().unwrap_or(ecr.region);
-        let session = EcrSession::connect(Some(&region)).await?;
-        let token = session
-            .tokens(std::slice::from_ref(&ecr.account))
-            .await?
-            .remove(0);
-        return ecr_target(&session, host.clone(), name, token.credentials).await;
+/// The registry and repository of every image, with one ECR token per registry and one
+/// session per region however many images share them.
+async fn resolve_targets(config: &BuildPushConfig) -> Result<Vec<Target>, Error> {
+    let mut sessions: HashMap<Option<String>, EcrSession> = HashMap::new();
+    let mut registries: HashMap<String, (Option<RegistryCredentials>, Arc<RegistryClient>)> =
+        HashMap::new();
+    let mut default_host = None;
+    // host, repository, and the session (by region) that answers for it when it is ECR.
+    let mut wanted: Vec<(String, String, Option<Option<String>>)> = Vec::new();
+    for image in &config.images {
+        let (host, name, session) = match &image.repository {
+            Repository::DefaultEcr { name } => {
+                let region = config.region.clone();
+                if default_host.is_none() {
+                    let token = session(&mut sessions, &region)
+                        .await?
+                        .tokens(&[])
+                        .await?
+                        .remove(0);
+                    let client = RegistryClient::new(&token.host, Some(token.credentials.clone()))?;
+                    registries.insert(
+                        token.host.clone(),
+                        (Some(token.credentials), Arc::new(client)),
+                    );
+                    default_host = Some(token.host);
+                }
+                let host = default_host.clone().expect("set above");
+                (host, name.clone(), Some(region))
+            }
+            Repository::Full { host, name } => match ecr_host::parse(host) {
+                Some(ecr) => {
+                    let region = Some(config.region.clone().unwrap_or(ecr.region));
+                    if !registries.contains_key(host) {
+                        let token = session(&mut sessions, &region)
+                            .await?
+                            .tokens(std::slice::from_ref(&ecr.account))
+                            .await?
+                            .remove(0);
+                        let client = RegistryClient::new(host, Some(token.credentials.clone()))?;
+                        registries
+                            .insert(host.clone(), (Some(token.credentials), Arc::new(client)));
+                    }
+                    (host.clone(), name.clone(), Some(region))
+                }
+                None => {
+                    if !registries.contains_key(host) {
+                        let credentials = docker_config::credentials_for(host)?;
+                        let client = RegistryClient::new(host, credentials.clone())?;
+                        registries.insert(host.clone(), (credentials, Arc::new(client)));
+                    }
+                    (host.clone(), name.clone(), None)
+                }
+            },
+        };
+        wanted.push((host, name, session));
     }
-    Ok(Target {
-        host: host.clone(),
-        name: name.clone(),
-        credentials: docker_config::credentials_for(host)?,
-        immutable: false,
-    })
+    let sessions = &sessions;
+    let checks = wanted.iter().map(|(host, name, session)| async move {
+        let Some(region) = session else {
+            return Ok(false);
+        };
+        let account = ecr_host::parse(host).map(|h| h.account).unwrap_or_default();
+        sessions[region]
+            .repository_is_immutable(&account, name)
+            .await?
+            .ok_or_else(|| {
+                Error::from(ImageError::UnknownRepository {
+                    repository: name.clone(),
+                    registry: host.clone(),
+                })
+            })
+    });
+    let immutable: Vec<bool> = stream::iter(checks).buffered(8).try_collect().await?;
+    Ok(wanted
+        .into_iter()
+        .zip(immutable)
+        .map(|((host, name, _), immutable)| {
+            let (credentials, client) = registries[&host].clone();
+            Target {
+                host,
+                name,
+                credentials,
+                immutable,
+                client,
+            }
+        })
+        .collect())
 }
 
-async fn ecr_target(
-    session: &EcrSession,
-    host: String,
-    name: &str,
-    credentials: RegistryCredentials,
-) -> Result<Target, Error> {
-    let account = ecr_host::parse(&host)
-        .map(|h| h.account)
-        .unwrap_or_default();
-    let immutable = session
-        .repository_is_immutable(&account, name)
-        .await?
-        .ok_or_else(|| ImageError::UnknownRepository {
-            repository: name.to_owned(),
-            registry: host.clone(),
-        })?;
-    Ok(Target {
-        host,
-        name: name.to_owned(),
-        credentials: Some(credentials),
-        immutable,
-    })
+async fn session<'a>(
+    sessions: &'a mut HashMap<Option<String>, EcrSession>,
+    region: &Option<String>,
+) -> Result<&'a EcrSession, Error> {
+    if !sessions.contains_key(region) {
+        let session = EcrSession::connect(region.as_deref()).await?;
+        sessions.insert(region.clone(), session);
+    }
+    Ok(&sessions[region])
 }
 
 /// `CODEBUILD_RESOLVED_SOURCE_VERSION`, else the context's git HEAD.
-fn resolve_commit(config: &BuildPushConfig) -> Option<String> {
+fn resolve_commit(context: &Path) -> Option<String> {
     env_vars::get(env_vars::CODEBUILD_RESOLVED_SOURCE_VERSION)
-        .or_else(|| process::output("git", &["rev-parse", "HEAD"], &config.context))
+        .or_else(|| process::output("git", &["rev-parse", "HEAD"], context))
 }
 
-fn tags(config: &BuildPushConfig, commit: Option<&str>) -> Result<Vec<String>, ImageError> {
+fn tags(
+    config: &BuildPushConfig,
+    context: &Path,
+    commit: Option<&str>,
+) -> Result<Vec<String>, ImageError> {
     let mut tags = Vec::new();
     if let Some(length) = config.commit_tag_length {
         let commit = commit.ok_or_else(|| ImageError::NoCommit {
-            context: config.context.clone(),
+            context: context.to_owned(),
         })?;
         tags.push(commit.chars().take(length).collect::<String>());
     }
@@ -336,6 +630,7 @@ fn tags(config: &BuildPushConfig, commit: Option<&str>) -> Result<Vec<String>, I
 /// The OCI annotations metadata-action writes, from what CodeBuild (or git) knows.
 fn labels(
     config: &BuildPushConfig,
+    context: &Path,
     commit: Option<&str>,
     version: &str,
 ) -> HashMap<String, String> {
@@ -345,7 +640,7 @@ fn labels(
         labels.insert(oci("revision"), commit.to_owned());
     }
     let source = env_vars::get(env_vars::CODEBUILD_SOURCE_REPO_URL)
-        .or_else(|| process::output("git", &["remote", "get-url", "origin"], &config.context));
+        .or_else(|| process::output("git", &["remote", "get-url", "origin"], context));
     if let Some(source) = source {
         labels.insert(oci("source"), source);
     }
@@ -402,13 +697,4 @@ async fn check_platform(
         });
     }
     Ok(inspect.id.unwrap_or_default())
-}
-
-/// The repository's last path component, as a container name.
-fn default_container(repository: &str) -> Result<ContainerName, ImageError> {
-    let name = repository.rsplit('/').next().unwrap_or(repository);
-    ContainerName::parse(name).map_err(|reason| ImageError::Container {
-        origin: format!("the container name taken from repository `{repository}`"),
-        reason,
-    })
 }

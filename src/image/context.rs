@@ -149,6 +149,10 @@ impl Context {
         self.entries.is_empty()
     }
 
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn entries(&self) -> &[String] {
         &self.entries
     }

@@ -34,8 +34,8 @@ pub enum ImageError {
         origin: String,
         reason: ContainerNameError,
     },
-    #[error("`--platform {value}` is not of the form OS/ARCH[/VARIANT]")]
-    PlatformSyntax { value: String },
+    #[error("{origin} `{value}` is not of the form OS/ARCH[/VARIANT]")]
+    PlatformSyntax { origin: String, value: String },
     #[error("repository `{repository}` does not exist in registry `{registry}`")]
     UnknownRepository {
         repository: String,
@@ -100,6 +100,28 @@ pub enum ImageError {
         reference: String,
         media_type: String,
     },
+    #[error("cannot read the images file `{}`", path.display())]
+    ImagesRead {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{}`{}: {message}", path.display(), if *line > 0 { format!(", line {line}") } else { String::new() })]
+    ImagesFile {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("`{}`: two images have the container name `{container}`", path.display())]
+    DuplicateContainer { path: PathBuf, container: String },
+    #[error("{failed} of {total} images failed: {names}")]
+    ImagesFailed {
+        failed: usize,
+        total: usize,
+        names: String,
+        /// The exit code of the first failure.
+        code: i32,
+    },
     #[error(
         "tag `{tag}` already exists in the immutable repository `{repository}` and points at another image"
     )]
@@ -152,6 +174,15 @@ impl ImageError {
             }
             ImageError::ImmutableTag { .. } => {
                 "immutable tags cannot move: use a new tag (e.g. `--tag-from-commit`), or make the repository's tags mutable".into()
+            }
+            ImageError::ImagesFile { .. } => {
+                "the file is a YAML list; each entry has `repository` and optionally `container`, `context`, `dockerfile`, `target`, `build-args` and `platform` (see `cb-step build-push --help`)".into()
+            }
+            ImageError::DuplicateContainer { .. } => {
+                "the build record and imagedefinitions.json hold one image per container; give each entry its own `container:`".into()
+            }
+            ImageError::ImagesFailed { .. } => {
+                "each failure was reported above, prefixed with its container name; the images that succeeded are in the build record".into()
             }
             ImageError::NotSingleManifest { .. } => {
                 "cb-step pushes single-platform images; something else pushed an index under this tag".into()

@@ -46,6 +46,10 @@ pub struct RecordedImage {
     /// `os/arch[/variant]`, e.g. `linux/amd64`.
     pub platform: String,
     pub pushed: bool,
+    /// Not built by this run: the registry already had an image of the same content key, and
+    /// this run only added its tags.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reused: bool,
     /// The full commit the image was built from, when known.
     #[serde(default)]
     pub commit: Option<String>,
@@ -244,6 +248,7 @@ mod tests {
             digest: digest.map(|d| Digest::parse(d).unwrap()),
             platform: "linux/amd64".into(),
             pushed: digest.is_some(),
+            reused: false,
             commit: Some("abc1234def".into()),
             build_id: None,
         }

@@ -56,11 +56,17 @@ fn commit_and_latest_tags_resolve_to_the_printed_digest() {
     );
 
     let record = out.json(".cb-step/build-record.json");
+    let key_tag = record["images"][0]["tags"][2].as_str().unwrap().to_owned();
+    assert!(
+        key_tag.starts_with("ctx-") && key_tag.len() == 16,
+        "{key_tag}"
+    );
+    assert_eq!(inspect(&format!("{name}:{key_tag}")).0, digest);
     assert_eq!(
         record["images"][0],
         json!({
             "container": repo, "registry": Bed::get().registry(), "repository": repo,
-            "tags": [&commit[..7], "latest"], "digest": digest, "platform": "linux/amd64",
+            "tags": [&commit[..7], "latest", key_tag], "digest": digest, "platform": "linux/amd64",
             "pushed": true, "commit": commit, "build_id": null
         })
     );

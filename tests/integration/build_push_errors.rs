@@ -146,12 +146,36 @@ fn immutable_tag_pointing_elsewhere_fails_and_a_rerun_of_the_same_image_succeeds
     let pinned = first.stdout.clone();
     let record_after_first = first.read(RECORD);
 
-    // The same image again: every tag already holds it, so the re-run succeeds.
+    // The same image again: its content key's tag and every other tag already hold it, so
+    // the re-run builds nothing and succeeds.
     let again = first
         .again(["build-push", "--repository", &repo, "--tag", "v1"])
         .success();
     assert_eq!(again.stdout, pinned);
-    assert!(again.stderr.contains("nothing to push"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("tagged nothing new"),
+        "{}",
+        again.stderr
+    );
+
+    // With --force it is built again; the tags hold the same image, so nothing is pushed.
+    let forced = again
+        .again([
+            "build-push",
+            "--repository",
+            &repo,
+            "--tag",
+            "v1",
+            "--force",
+        ])
+        .success();
+    assert_eq!(forced.stdout, pinned);
+    assert!(
+        forced.stderr.contains("nothing to push"),
+        "{}",
+        forced.stderr
+    );
+    let again = forced;
 
     // Another image under the same tag: refused, record untouched.
     std::fs::write(again.path().join("hello.txt"), "changed\n").unwrap();

@@ -372,6 +372,34 @@ pub fn create_repository(name: &str, region: &str, immutable: bool) {
 
 /// `skopeo inspect` of `reference` with the stand-in's credentials: (digest, os/arch, labels).
 #[track_caller]
+/// Many mutable repositories in us-east-1 at once, through moto's JSON API (the AWS CLI
+/// takes half a second to start, for each one).
+pub fn create_repositories(names: &[String]) {
+    let endpoint = Bed::get().var("AWS_ENDPOINT_URL_ECR").to_owned();
+    for name in names {
+        let body = format!("{{\"repositoryName\":\"{name}\"}}");
+        let answer = tool(
+            "curl",
+            &[
+                "-sS",
+                "-X",
+                "POST",
+                &endpoint,
+                "-H",
+                "X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.CreateRepository",
+                "-H",
+                "Content-Type: application/x-amz-json-1.1",
+                "-H",
+                "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ecr/aws4_request, SignedHeaders=host, Signature=0",
+                "-d",
+                &body,
+            ],
+            &[],
+        );
+        assert!(answer.contains("repositoryArn"), "{answer}");
+    }
+}
+
 pub fn inspect(reference: &str) -> (String, String, serde_json::Value) {
     let creds = format!("AWS:{ECR_PASSWORD}");
     let image = format!("docker://{reference}");

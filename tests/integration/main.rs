@@ -12,6 +12,7 @@ mod emit_errors;
 mod emit_imagedefs;
 mod emit_record;
 mod lint;
+mod monorepo;
 mod run_artifacts;
 mod run_image;
 mod run_phases;
