@@ -210,6 +210,11 @@ pub struct BuildPushArgs {
     #[arg(long, help_heading = "Build")]
     pub force: bool,
 
+    /// Print each image's content key (`CONTAINER ctx-<12 hex> <sha256>`) and stop: no daemon,
+    /// no registry. Shows which services changed.
+    #[arg(long, help_heading = "Build")]
+    pub print_key: bool,
+
     /// An ECR repository in your default registry (`my-service`), or a full `HOST/NAME`.
     /// Default: $IMAGE_REPO_NAME.
     // Not clap's `env`: clap counts a value from the environment as given, and IMAGE_REPO_NAME,

@@ -121,6 +121,7 @@ pub struct BuildPushConfig {
     pub many: bool,
     pub jobs: usize,
     pub force: bool,
+    pub print_key: bool,
     pub region: Option<String>,
     /// `Some(length)` with `--tag-from-commit`.
     pub commit_tag_length: Option<usize>,
@@ -179,6 +180,7 @@ impl BuildPushConfig {
             many: args.images.is_some(),
             jobs: args.jobs.map_or(cpus, usize::from),
             force: args.force,
+            print_key: args.print_key,
             region: args.region,
             commit_tag_length: args.tag_from_commit.then_some(usize::from(args.tag_length)),
             tag_from_build_number: args.tag_from_build_number,

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::query_parameters::TagImageOptionsBuilder;
-use futures_util::{StreamExt as _, TryStreamExt as _, stream};
+use futures_util::{StreamExt as _, stream};
+use tokio::sync::Semaphore;
 
 use crate::config::{BuildPushConfig, ImageSpec, Repository};
 use crate::error::Error;
@@ -63,20 +64,33 @@ impl Target {
     }
 }
 
-/// What became of one image.
+/// Images whose content keys are looked up at once, whatever `--jobs` says.
+const LOOKUPS: usize = 16;
+
+/// What became of one image, and its build record entry.
 struct Shipped {
     reference: String,
     digest: Option<Digest>,
     reused: bool,
+    entry: RecordedImage,
 }
 
 async fn build_push(config: BuildPushConfig) -> Result<(), Error> {
     let started = Instant::now();
+    if config.print_key {
+        for image in &config.images {
+            let (_, _, key) = content(config.builder, image)?;
+            println!("{} {} {}", image.container, key.tag(), key.hex());
+        }
+        return Ok(());
+    }
     let targets = resolve_targets(&config).await?;
     let docker = engine::connect().await?;
     let config = &config;
     if !config.many {
-        let shipped = ship(config, &docker, &config.images[0], &targets[0]).await?;
+        let builds = Semaphore::new(1);
+        let shipped = ship(config, &docker, &builds, &config.images[0], &targets[0]).await?;
+        BuildRecord::upsert(&config.record, shipped.entry)?;
         println!("{}", shipped.reference);
         return Ok(());
     }
@@ -85,15 +99,21 @@ async fn build_push(config: BuildPushConfig) -> Result<(), Error> {
         config.images.len(),
         config.jobs
     ));
+    // --jobs bounds the builds; looking up content keys and retagging reused images is a few
+    // small requests each, so more of them run at once.
+    let builds = Semaphore::new(config.jobs);
     let mut outcomes: Vec<(usize, Result<Shipped, Error>, Duration)> =
         stream::iter(config.images.iter().zip(&targets).enumerate())
             .map(|(index, (image, target))| {
-                let docker = &docker;
+                let (docker, builds) = (&docker, &builds);
                 async move {
                     let started = Instant::now();
                     let prefix = format!("[{}] ", image.container);
-                    let result =
-                        report::prefixed(prefix.clone(), ship(config, docker, image, target)).await;
+                    let result = report::prefixed(
+                        prefix.clone(),
+                        ship(config, docker, builds, image, target),
+                    )
+                    .await;
                     if let Err(error) = &result {
                         for line in error.render().lines() {
                             eprintln!("{prefix}{line}");
@@ -102,10 +122,18 @@ async fn build_push(config: BuildPushConfig) -> Result<(), Error> {
                     (index, result, started.elapsed())
                 }
             })
-            .buffer_unordered(config.jobs)
+            .buffer_unordered(config.jobs.max(LOOKUPS))
             .collect()
             .await;
     outcomes.sort_by_key(|(index, ..)| *index);
+    // One write for every image that was pushed, even when others failed.
+    let entries: Vec<RecordedImage> = outcomes
+        .iter()
+        .filter_map(|(_, result, _)| result.as_ref().ok().map(|s| s.entry.clone()))
+        .collect();
+    if !entries.is_empty() {
+        BuildRecord::upsert_all(&config.record, entries)?;
+    }
     summary(config, &outcomes, started.elapsed());
     let mut failed = Vec::new();
     let mut code = None;
@@ -183,41 +211,48 @@ fn summary(
     }
 }
 
-/// One image: context → content key → (reuse | build → tag → push → verify) → record.
-async fn ship(
-    config: &BuildPushConfig,
-    docker: &Docker,
-    image: &ImageSpec,
-    target: &Target,
-) -> Result<Shipped, Error> {
-    let commit = resolve_commit(&image.context);
-    let mut tags = tags(config, &image.context, commit.as_deref())?;
-    let mut context = Context::scan(
+/// The image's context, its Dockerfile's bytes, and its content key.
+fn content(builder: Builder, image: &ImageSpec) -> Result<(Context, Vec<u8>, ContentKey), Error> {
+    let context = Context::scan(
         &image.context,
         &image.dockerfile,
-        config.builder == Builder::Classic,
+        builder == Builder::Classic,
     )?;
-    let original = std::fs::read(&image.dockerfile).map_err(|source| ImageError::ContextRead {
-        path: image.dockerfile.clone(),
-        source,
-    })?;
+    let dockerfile =
+        std::fs::read(&image.dockerfile).map_err(|source| ImageError::ContextRead {
+            path: image.dockerfile.clone(),
+            source,
+        })?;
     let hashing = Instant::now();
-    let key = {
-        let inputs = KeyInputs {
-            dockerfile: &original,
-            build_args: &image.build_args,
-            target: image.target.as_deref(),
-            platform: &image.platform,
-        };
-        let threads = std::thread::available_parallelism().map_or(2, usize::from);
-        tokio::task::block_in_place(|| content_key::compute(&context, &inputs, threads))?
+    let inputs = KeyInputs {
+        dockerfile: &dockerfile,
+        build_args: &image.build_args,
+        target: image.target.as_deref(),
+        platform: &image.platform,
     };
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let key = content_key::compute(&context, &inputs, threads)?;
     tracing::debug!(
         "content key {} of {} entries in {:.3}s",
         key.hex(),
         context.len(),
         hashing.elapsed().as_secs_f64()
     );
+    Ok((context, dockerfile, key))
+}
+
+/// One image: context → content key → (reuse | build → tag → push → verify) → record.
+async fn ship(
+    config: &BuildPushConfig,
+    docker: &Docker,
+    builds: &Semaphore,
+    image: &ImageSpec,
+    target: &Target,
+) -> Result<Shipped, Error> {
+    let commit = resolve_commit(&image.context);
+    let mut tags = tags(config, &image.context, commit.as_deref())?;
+    let (mut context, original, key) =
+        tokio::task::block_in_place(|| content(config.builder, image))?;
     if !tags.contains(&key.tag()) {
         tags.push(key.tag());
     }
@@ -236,15 +271,19 @@ async fn ship(
         };
         if let Some(manifest) = found {
             let digest = reuse(target, registry, &tags, &key, &manifest).await?;
-            record(config, image, target, &tags, Some(&digest), true, commit)?;
             return Ok(Shipped {
                 reference: format!("{}@{digest}", target.reference()),
+                entry: entry(image, target, &tags, Some(&digest), true, commit),
                 digest: Some(digest),
                 reused: true,
             });
         }
     }
 
+    let _slot = builds
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
     let mut labels = labels(config, &image.context, commit.as_deref(), &tags[0]);
     // Without --target the labelled stage is the last one, where an appended LABEL lands.
     if config.builder == Builder::Classic
@@ -306,8 +345,8 @@ async fn ship(
         report::line(&format!("build-push: not pushed (--no-push): {primary}"));
         None
     };
-    record(config, image, target, &tags, digest.as_ref(), false, commit)?;
     Ok(Shipped {
+        entry: entry(image, target, &tags, digest.as_ref(), false, commit),
         reference: match &digest {
             Some(digest) => format!("{}@{digest}", target.reference()),
             None => primary,
@@ -317,31 +356,26 @@ async fn ship(
     })
 }
 
-fn record(
-    config: &BuildPushConfig,
+fn entry(
     image: &ImageSpec,
     target: &Target,
     tags: &[String],
     digest: Option<&Digest>,
     reused: bool,
     commit: Option<String>,
-) -> Result<(), Error> {
-    BuildRecord::upsert(
-        &config.record,
-        RecordedImage {
-            container: image.container.clone(),
-            registry: target.host.clone(),
-            repository: target.name.clone(),
-            tags: tags.to_vec(),
-            digest: digest.cloned(),
-            platform: image.platform.clone(),
-            pushed: digest.is_some(),
-            reused,
-            commit,
-            build_id: env_vars::get(env_vars::CODEBUILD_BUILD_ID),
-        },
-    )?;
-    Ok(())
+) -> RecordedImage {
+    RecordedImage {
+        container: image.container.clone(),
+        registry: target.host.clone(),
+        repository: target.name.clone(),
+        tags: tags.to_vec(),
+        digest: digest.cloned(),
+        platform: image.platform.clone(),
+        pushed: digest.is_some(),
+        reused,
+        commit,
+        build_id: env_vars::get(env_vars::CODEBUILD_BUILD_ID),
+    }
 }
 
 /// The registry has an image built from the same content: give it this build's tags with
@@ -541,23 +575,42 @@ async fn resolve_targets(config: &BuildPushConfig) -> Result<Vec<Target>, Error>
         };
         wanted.push((host, name, session));
     }
-    let sessions = &sessions;
-    let checks = wanted.iter().map(|(host, name, session)| async move {
-        let Some(region) = session else {
-            return Ok(false);
-        };
+    // One DescribeRepositories per registry (per 100 repositories), not one per image.
+    let mut by_registry: HashMap<(&Option<String>, String), Vec<String>> = HashMap::new();
+    for (host, name, session) in &wanted {
+        if let Some(region) = session {
+            let account = ecr_host::parse(host).map(|h| h.account).unwrap_or_default();
+            let names = by_registry.entry((region, account)).or_default();
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    let mut known: HashMap<(String, String), Option<bool>> = HashMap::new();
+    for ((region, account), names) in &by_registry {
+        let found = sessions[*region]
+            .repositories_are_immutable(account, names)
+            .await?;
+        known.extend(found.into_iter().map(|(n, i)| ((account.clone(), n), i)));
+    }
+    let mut immutable = Vec::new();
+    for (host, name, session) in &wanted {
+        if session.is_none() {
+            immutable.push(false);
+            continue;
+        }
         let account = ecr_host::parse(host).map(|h| h.account).unwrap_or_default();
-        sessions[region]
-            .repository_is_immutable(&account, name)
-            .await?
-            .ok_or_else(|| {
-                Error::from(ImageError::UnknownRepository {
+        match known.get(&(account, name.clone())).copied().flatten() {
+            Some(flag) => immutable.push(flag),
+            None => {
+                return Err(ImageError::UnknownRepository {
                     repository: name.clone(),
                     registry: host.clone(),
-                })
-            })
-    });
-    let immutable: Vec<bool> = stream::iter(checks).buffered(8).try_collect().await?;
+                }
+                .into());
+            }
+        }
+    }
     Ok(wanted
         .into_iter()
         .zip(immutable)

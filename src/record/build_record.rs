@@ -180,6 +180,11 @@ impl BuildRecord {
     /// Adds or replaces `image` (by container name) under the record's lock, then writes the
     /// record atomically. A missing record starts empty.
     pub fn upsert(path: &Path, image: RecordedImage) -> Result<BuildRecord, RecordError> {
+        Self::upsert_all(path, vec![image])
+    }
+
+    /// `upsert` of many images with one lock and one write.
+    pub fn upsert_all(path: &Path, images: Vec<RecordedImage>) -> Result<BuildRecord, RecordError> {
         let dir = path.parent().unwrap_or(Path::new("."));
         let lock_err = |source| RecordError::Lock {
             path: path.to_owned(),
@@ -193,8 +198,10 @@ impl BuildRecord {
             Err(RecordError::Missing { .. }) => Self::empty(),
             Err(e) => return Err(e),
         };
-        record.images.retain(|i| i.container != image.container);
-        record.images.push(image);
+        record
+            .images
+            .retain(|i| !images.iter().any(|new| new.container == i.container));
+        record.images.extend(images);
         record.images.sort_by(|a, b| a.container.cmp(&b.container));
         record.version = RECORD_VERSION;
         record.validate(path)?;

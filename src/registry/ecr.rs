@@ -4,6 +4,8 @@
 //! web identity, CodeBuild's container credentials, IMDS; `AWS_ENDPOINT_URL_ECR` and
 //! `AWS_ENDPOINT_URL`), so cb-step behaves exactly like the AWS CLI in the same build.
 
+use std::collections::HashMap;
+
 use aws_config::BehaviorVersion;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::operation::get_authorization_token::GetAuthorizationTokenError;
@@ -131,6 +133,50 @@ impl EcrSession {
             });
         }
         Ok(tokens)
+    }
+
+    /// `repository_is_immutable` for many repositories of one registry, in one call per 100
+    /// (DescribeRepositories' limit). When one is missing the call fails as a whole; then each
+    /// is asked alone, to tell which.
+    pub async fn repositories_are_immutable(
+        &self,
+        account: &str,
+        names: &[String],
+    ) -> Result<HashMap<String, Option<bool>>, LoginError> {
+        let mut found = HashMap::new();
+        for chunk in names.chunks(100) {
+            let result = self
+                .client
+                .describe_repositories()
+                .registry_id(account)
+                .set_repository_names(Some(chunk.to_vec()))
+                .send()
+                .await;
+            match result {
+                Ok(output) => {
+                    for repository in output.repositories() {
+                        let immutable = repository
+                            .image_tag_mutability()
+                            .is_some_and(|m| m.as_str().starts_with("IMMUTABLE"));
+                        found.insert(
+                            repository.repository_name().unwrap_or_default().to_owned(),
+                            Some(immutable),
+                        );
+                    }
+                }
+                Err(SdkError::ServiceError(e)) if e.err().is_repository_not_found_exception() => {
+                    for name in chunk {
+                        let immutable = self.repository_is_immutable(account, name).await?;
+                        found.insert(name.clone(), immutable);
+                    }
+                }
+                Err(e) => return Err(classify_any(e, &self.endpoint, &self.region)),
+            }
+        }
+        for name in names {
+            found.entry(name.clone()).or_insert(None);
+        }
+        Ok(found)
     }
 
     /// Whether the repository's tags are immutable, or `None` when it does not exist.
