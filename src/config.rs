@@ -32,6 +32,12 @@ pub struct RunConfig {
     /// `--env-file` lines, then `--env` flags: later entries win.
     pub env: Vec<(String, String)>,
     pub image: Option<String>,
+    /// `--no-batch`: a `batch` section is not run.
+    pub no_batch: bool,
+    /// How many builds of a batch run at once.
+    pub jobs: usize,
+    /// Set when this run is one build of a batch that `cb-step run` started.
+    pub child: Option<crate::runner::batch::child::ChildOf>,
 }
 
 impl RunConfig {
@@ -67,6 +73,13 @@ impl RunConfig {
                 }
             }
         }
+        let child = if args.batch_child {
+            let settings = crate::runner::batch::child::ChildSettings::read(std::io::stdin())?;
+            env.extend(settings.env);
+            Some(settings.of)
+        } else {
+            None
+        };
         for arg in &args.env {
             match arg.split_once('=') {
                 Some((name, value)) if !name.is_empty() => {
@@ -87,6 +100,12 @@ impl RunConfig {
             source,
             env,
             image: args.image,
+            no_batch: args.no_batch || child.is_some(),
+            jobs: args.jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(1, usize::from),
+                usize::from,
+            ),
+            child,
         })
     }
 }

@@ -13,6 +13,7 @@ mod emit_imagedefs;
 mod emit_record;
 mod lint;
 mod run_artifacts;
+mod run_batch;
 mod run_image;
 mod run_phases;
 mod run_signals;
