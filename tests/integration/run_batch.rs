@@ -551,3 +551,38 @@ fn run_refuses_build_fanout() {
     assert!(!out.path().join("ran").exists());
     assert_snapshot!(out.snapshot());
 }
+
+#[test]
+fn a_buildspec_outside_the_source_and_a_relative_artifacts_directory() {
+    let markers = tempfile::tempdir().unwrap();
+    let out = Test::new()
+        .file("src/input.txt", "from the source\n")
+        .file(
+            "ci/buildspec.yml",
+            "version: 0.2\nbatch:\n  build-list:\n    - identifier: one\n    - identifier: two\nphases:\n  build:\n    commands:\n      - cp input.txt \"copied-by-$CODEBUILD_BATCH_BUILD_IDENTIFIER\"\n      - echo \"$CODEBUILD_BATCH_BUILD_IDENTIFIER\" >> \"$MARKERS\"\nartifacts:\n  files: ['copied-by-*']\n",
+        )
+        .args([
+            "run",
+            "--source",
+            "src",
+            "--buildspec",
+            "ci/buildspec.yml",
+            "--artifacts",
+            "out",
+            "--env",
+        ])
+        .args([format!("MARKERS={}", markers.path().join("m").display())])
+        .run()
+        .success();
+    for id in ["one", "two"] {
+        assert_eq!(
+            out.read(&format!("out/{id}/copied-by-{id}")),
+            "from the source\n"
+        );
+    }
+    assert!(
+        out.path()
+            .join("src/.cb-step/batch/one/source/input.txt")
+            .exists()
+    );
+}

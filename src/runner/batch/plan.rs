@@ -45,12 +45,14 @@ pub fn plan(
     env: &[(String, String)],
     image: Option<&str>,
 ) -> BatchPlan {
-    let own = std::path::absolute(buildspec)
+    // Absolute: the builds run in their copies, not in this directory.
+    let absolute = std::path::absolute(buildspec).unwrap_or_else(|_| buildspec.to_owned());
+    let own = absolute
+        .canonicalize()
         .ok()
-        .and_then(|path| path.canonicalize().ok())
         .and_then(|path| path.strip_prefix(source).ok().map(Path::to_owned))
         .map_or_else(
-            || ChildBuildspec::Outside(buildspec.to_owned()),
+            || ChildBuildspec::Outside(absolute.clone()),
             ChildBuildspec::InSource,
         );
     let builds = batch.builds();
@@ -101,9 +103,79 @@ fn notes(builds: &[Build], with_image: bool) -> Vec<String> {
     hardware.dedup();
     if !hardware.is_empty() {
         notes.push(format!(
-            "env.{} choose CodeBuild's machines; locally they change nothing",
+            "CodeBuild's machine settings (env.{}) change nothing locally",
             hardware.join(", env.")
         ));
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buildspec::parse;
+
+    fn batch(text: &str) -> Batch {
+        let parsed = parse::parse(text);
+        assert!(parsed.errors().next().is_none(), "{:?}", parsed.diagnostics);
+        parsed.buildspec.unwrap().batch.unwrap()
+    }
+
+    const GRAPH: &str = "version: 0.2\nbatch:\n  build-graph:\n    - identifier: a\n      env:\n        image: img:a\n        compute-type: BUILD_GENERAL1_LARGE\n        variables:\n          X: from-task\n    - identifier: b\n      buildspec: ci/b.yml\n      depend-on: [a]\nphases:\n  build:\n    commands:\n      - true\n";
+
+    #[test]
+    fn variables_images_buildspecs_and_dependencies() {
+        let source = Path::new("/src");
+        let env = [("X".to_owned(), "from-cli".to_owned())];
+        let plan = plan(
+            &batch(GRAPH),
+            source,
+            Path::new("/elsewhere/buildspec.yml"),
+            &env,
+            Some("img:cli"),
+        );
+        let [a, b] = &plan.children[..] else {
+            panic!("two builds")
+        };
+        // The task's variables come first, so that --env wins.
+        assert_eq!(
+            a.env,
+            [
+                ("X".to_owned(), "from-task".to_owned()),
+                ("X".to_owned(), "from-cli".to_owned())
+            ]
+        );
+        assert_eq!(a.image.as_deref(), Some("img:a"));
+        assert_eq!(b.image.as_deref(), Some("img:cli"));
+        assert_eq!(
+            a.buildspec,
+            ChildBuildspec::Outside(PathBuf::from("/elsewhere/buildspec.yml"))
+        );
+        assert_eq!(
+            b.buildspec,
+            ChildBuildspec::InSource(PathBuf::from("ci/b.yml"))
+        );
+        assert_eq!(b.depend_on, [0]);
+        assert_eq!(plan.kind, "build-graph");
+        assert_eq!(
+            plan.notes,
+            ["CodeBuild's machine settings (env.compute-type) change nothing locally"]
+        );
+    }
+
+    #[test]
+    fn without_image_a_build_image_is_only_noted() {
+        let plan = plan(
+            &batch(GRAPH),
+            Path::new("/src"),
+            Path::new("/src/buildspec.yml"),
+            &[],
+            None,
+        );
+        assert!(plan.children.iter().all(|c| c.image.is_none()));
+        assert_eq!(
+            plan.notes[0],
+            "env.image (`img:a`) is used with --image only; without it, every build runs on this machine"
+        );
+    }
 }
