@@ -101,13 +101,18 @@ impl RunConfig {
             env,
             image: args.image,
             no_batch: args.no_batch || child.is_some(),
-            jobs: args.jobs.map_or_else(
-                || std::thread::available_parallelism().map_or(1, usize::from),
-                usize::from,
-            ),
+            jobs: args.jobs.map_or_else(online_cpus, usize::from),
             child,
         })
     }
+}
+
+/// The CPUs online, at least 1. sysconf rather than `std::thread::available_parallelism`,
+/// whose cgroup parsing would cost the static binary more than it is worth here.
+fn online_cpus() -> usize {
+    // SAFETY: sysconf(3) only reads system configuration.
+    let count = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(count).unwrap_or(1).max(1)
 }
 
 /// Where the image goes.

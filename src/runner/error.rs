@@ -54,11 +54,8 @@ pub enum RunError {
     },
     #[error("`--artifacts {}` holds files cb-step did not put there", path.display())]
     ArtifactsNotOurs { path: PathBuf },
-    #[error("cannot read a batch build's settings from stdin")]
-    ChildSettings {
-        #[source]
-        source: serde_json::Error,
-    },
+    #[error("cannot read a batch build's settings from stdin: {reason}")]
+    ChildSettings { reason: &'static str },
     #[error("`build-fanout` is not run by `cb-step run`")]
     FanoutUnsupported,
 }

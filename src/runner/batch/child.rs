@@ -3,8 +3,10 @@
 //! signal it received) is per process, so builds that run at once stay apart, and a stopped
 //! build stops exactly as a single `cb-step run` does.
 //!
-//! The child's settings (identifier, build number, variables) go to it as JSON on its stdin,
-//! never on its command line, where `--env` values such as secrets would show in `ps`.
+//! The child's settings (identifier, build number, variables) go to it on its stdin, never on
+//! its command line, where `--env` values such as secrets would show in `ps`. They are
+//! NUL-separated strings, which no environment variable can contain: a JSON reader over a pipe
+//! would cost the static binary more than all of this module.
 
 use std::io::{self, BufRead, Write};
 use std::path::Path;
@@ -12,13 +14,11 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::process::Ended;
 use crate::runner::error::RunError;
 
 /// Which batch a build belongs to, and its place in it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildOf {
     /// `CODEBUILD_BATCH_BUILD_IDENTIFIER`.
     pub identifier: String,
@@ -27,7 +27,7 @@ pub struct ChildOf {
     pub build_number: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildSettings {
     pub of: ChildOf,
     /// The build's `env.variables`, then the batch's `--env-file` and `--env`: later win.
@@ -35,8 +35,56 @@ pub struct ChildSettings {
 }
 
 impl ChildSettings {
-    pub fn read(input: impl io::Read) -> Result<Self, RunError> {
-        serde_json::from_reader(input).map_err(|source| RunError::ChildSettings { source })
+    /// `identifier\0project\0number\0` then `name\0value\0` for each variable.
+    pub fn encode(&self) -> Vec<u8> {
+        let number = self.of.build_number.to_string();
+        let mut fields = vec![
+            self.of.identifier.as_str(),
+            self.of.project.as_str(),
+            number.as_str(),
+        ];
+        for (name, value) in &self.env {
+            fields.push(name);
+            fields.push(value);
+        }
+        let mut out = Vec::new();
+        for field in fields {
+            out.extend_from_slice(field.as_bytes());
+            out.push(0);
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, RunError> {
+        let bad = |reason| RunError::ChildSettings { reason };
+        let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8"))?;
+        let mut fields: Vec<&str> = text.split('\0').collect();
+        if fields.pop() != Some("") {
+            return Err(bad("not NUL-terminated"));
+        }
+        if fields.len() < 3 || fields.len().is_multiple_of(2) {
+            return Err(bad("the wrong number of fields"));
+        }
+        let of = ChildOf {
+            identifier: fields[0].to_owned(),
+            project: fields[1].to_owned(),
+            build_number: fields[2].parse().map_err(|_| bad("a bad build number"))?,
+        };
+        let env = fields[3..]
+            .chunks(2)
+            .map(|pair| (pair[0].to_owned(), pair[1].to_owned()))
+            .collect();
+        Ok(ChildSettings { of, env })
+    }
+
+    pub fn read(mut input: impl io::Read) -> Result<Self, RunError> {
+        let mut bytes = Vec::new();
+        input
+            .read_to_end(&mut bytes)
+            .map_err(|_| RunError::ChildSettings {
+                reason: "stdin cannot be read",
+            })?;
+        Self::decode(&bytes)
     }
 }
 
@@ -80,9 +128,9 @@ pub fn run(launch: &Launch<'_>, stop: &AtomicI32) -> io::Result<Ended> {
         .stderr(Stdio::piped())
         .process_group(0);
     let mut child = command.spawn()?;
-    if let Some(stdin) = child.stdin.take() {
+    if let Some(mut stdin) = child.stdin.take() {
         // A child that died at once has closed its stdin; its exit status says why.
-        let _ = serde_json::to_writer(stdin, launch.settings);
+        let _ = stdin.write_all(&launch.settings.encode());
     }
     let prefix = format!("[{}]", launch.settings.of.identifier);
     let stdout = child.stdout.take();
@@ -153,5 +201,28 @@ fn forward(input: impl io::Read, prefix: &str, open: impl Fn() -> Box<dyn Write>
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_survive_the_pipe() {
+        let settings = ChildSettings {
+            of: ChildOf {
+                identifier: "build_1".into(),
+                project: "app".into(),
+                build_number: 42,
+            },
+            env: vec![
+                ("MULTI".into(), "line\none = two".into()),
+                ("EMPTY".into(), String::new()),
+            ],
+        };
+        assert_eq!(ChildSettings::decode(&settings.encode()).unwrap(), settings);
+        assert!(ChildSettings::decode(b"a\0b\0").is_err());
+        assert!(ChildSettings::decode(b"a\0b\0x\0").is_err());
     }
 }

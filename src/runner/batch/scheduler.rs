@@ -13,8 +13,8 @@
 //! - SIGINT or SIGTERM is passed on to every running build, and nothing else starts.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::child::{self, ChildOf, ChildSettings, Launch};
@@ -104,7 +104,8 @@ pub fn run(
     let stop = AtomicI32::new(0);
     let mut stopping: Option<String> = None;
     let mut signal = None;
-    let (done_tx, done_rx) = mpsc::channel::<(usize, ChildResult)>();
+    // Polled with the signal flag; a channel would cost the static binary more than it saves.
+    let finished: Mutex<Vec<(usize, ChildResult)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         loop {
             if signal.is_none()
@@ -142,11 +143,13 @@ pub fn run(
                         identifier: &child.identifier,
                         number: of.build_number,
                     });
-                    let done_tx = done_tx.clone();
-                    let stop = &stop;
+                    let (stop, finished) = (&stop, &finished);
                     scope.spawn(move || {
                         let result = build(child, of, settings, stop);
-                        let _ = done_tx.send((index, result));
+                        finished
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push((index, result));
                     });
                 }
             }
@@ -156,7 +159,14 @@ pub fn run(
             {
                 break;
             }
-            let Ok((index, mut result)) = done_rx.recv_timeout(Duration::from_millis(25)) else {
+            let next = {
+                let mut list = finished
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                (!list.is_empty()).then(|| list.remove(0))
+            };
+            let Some((index, mut result)) = next else {
+                std::thread::sleep(Duration::from_millis(25));
                 continue;
             };
             if result.status == Status::Stopped
