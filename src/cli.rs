@@ -101,7 +101,10 @@ pub struct EcrLoginArgs {
         (CODEBUILD_SRC_DIR, CODEBUILD_RESOLVED_SOURCE_VERSION, …); secrets masked as ***; and \
         the artifacts copied to --artifacts. The log is in CodeBuild's format.\n\n\
         Exit 0 only when the build SUCCEEDED; 10 when it FAILED; 3 when the buildspec is \
-        invalid (nothing runs); 130/143 when stopped by SIGINT/SIGTERM.",
+        invalid (nothing runs); 130/143 when stopped by SIGINT/SIGTERM.\n\n\
+        A buildspec with `batch` runs its builds (build-list, build-graph, build-matrix), each in \
+        its own copy of the source, up to --jobs at once; the batch's status follows CodeBuild's \
+        rules (fast-fail, ignore-failure) and gives the exit code.",
     after_help = "Examples:\n  \
         cb-step run\n  \
         cb-step run --buildspec ci/buildspec.yml --env-file secrets.env --artifacts /tmp/out"
@@ -132,6 +135,19 @@ pub struct RunArgs {
     /// /codebuild/output/src1/src and the Docker socket mounted. Default: on this machine.
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
+
+    /// Run a buildspec that has a `batch` section as one build, as a non-batch start-build
+    /// does: the phases run, the batch's builds do not.
+    #[arg(long)]
+    pub no_batch: bool,
+
+    /// How many builds of a batch run at once. Default: the number of CPUs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+
+    /// Internal: this run is one build of a batch, and its settings come as JSON on stdin.
+    #[arg(long, hide = true)]
+    pub batch_child: bool,
 }
 
 #[derive(Debug, Args)]

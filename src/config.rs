@@ -33,6 +33,12 @@ pub struct RunConfig {
     /// `--env-file` lines, then `--env` flags: later entries win.
     pub env: Vec<(String, String)>,
     pub image: Option<String>,
+    /// `--no-batch`: a `batch` section is not run.
+    pub no_batch: bool,
+    /// How many builds of a batch run at once.
+    pub jobs: usize,
+    /// Set when this run is one build of a batch that `cb-step run` started.
+    pub child: Option<crate::runner::batch::child::ChildOf>,
 }
 
 impl RunConfig {
@@ -68,6 +74,13 @@ impl RunConfig {
                 }
             }
         }
+        let child = if args.batch_child {
+            let settings = crate::runner::batch::child::ChildSettings::read(std::io::stdin())?;
+            env.extend(settings.env);
+            Some(settings.of)
+        } else {
+            None
+        };
         for arg in &args.env {
             match arg.split_once('=') {
                 Some((name, value)) if !name.is_empty() => {
@@ -88,8 +101,19 @@ impl RunConfig {
             source,
             env,
             image: args.image,
+            no_batch: args.no_batch || child.is_some(),
+            jobs: args.jobs.map_or_else(online_cpus, usize::from),
+            child,
         })
     }
+}
+
+/// The CPUs online, at least 1. sysconf rather than `std::thread::available_parallelism`,
+/// whose cgroup parsing would cost the static binary more than it is worth here.
+fn online_cpus() -> usize {
+    // SAFETY: sysconf(3) only reads system configuration.
+    let count = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(count).unwrap_or(1).max(1)
 }
 
 /// Where the image goes.

@@ -115,6 +115,8 @@ pub struct Buildspec {
     pub reports: Vec<(String, ArtifactSet)>,
     /// `cache.paths`: accepted and reported, not acted on locally.
     pub cache_paths: Vec<String>,
+    /// `batch`: the child builds `run` starts instead of running the phases itself.
+    pub batch: Option<super::batch::Batch>,
 }
 
 impl Buildspec {

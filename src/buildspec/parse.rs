@@ -10,6 +10,9 @@ use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use marked_yaml::{LoadError, LoaderOptions, Node};
 use regex_lite::Regex;
 
+mod batch;
+
+use super::batch::Batch;
 use super::diagnostic::{Diagnostic, Severity};
 use super::model::{
     ArtifactSet, Artifacts, Buildspec, Command, Env, OnFailure, Phase, PhaseName, Version,
@@ -244,15 +247,9 @@ impl Parser<'_> {
             .and_then(|n| self.scalar(n, "`run-as`").map(str::to_owned));
         let env = map.get_node("env").map(|n| self.env(n)).unwrap_or_default();
         self.shell = env.shell.clone();
-        if let Some(batch) = map.get_node("batch") {
-            let d = self.warning(
-                at(batch),
-                "`batch` is not run by `cb-step run`: the buildspec runs as one build",
-            );
-            *d = d
-                .clone()
-                .hint("the phases below run as they would in a single (non-batch) build");
-        }
+        let batch: Option<Batch> = map
+            .get_node("batch")
+            .and_then(|node| self.batch(node, batch::at_key(map, "batch")));
         let phases = match map.get_node("phases") {
             Some(Node::Mapping(phases)) => self.phases(phases),
             Some(node) => {
@@ -313,6 +310,7 @@ impl Parser<'_> {
             artifacts,
             reports,
             cache_paths,
+            batch,
         })
     }
 

@@ -4,12 +4,20 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
+use crate::buildspec::batch::{Batch, BatchKind};
+use crate::buildspec::children;
+use crate::buildspec::diagnostic::{Diagnostic, Severity};
 use crate::buildspec::parse;
 use crate::config::RunConfig;
-use crate::error::Error;
+use crate::error::{Error, LintFailed};
 use crate::process::{self, User};
 use crate::report;
 use crate::runner::artifacts::{self, Staging};
+use crate::runner::batch::plan;
+use crate::runner::batch::scheduler::{self, BatchEvent};
+use crate::runner::batch::signals;
+use crate::runner::batch::summary::{self, Verdict};
+use crate::runner::batch::workspace::Workspace;
 use crate::runner::environment::{self, BuildIdentity, Environment};
 use crate::runner::error::RunError;
 use crate::runner::log;
@@ -17,6 +25,138 @@ use crate::runner::phases::{Host, PhaseReport, Runner, State};
 use crate::runner::shell::Session;
 
 pub fn execute(config: RunConfig) -> Result<(), Error> {
+    let text = std::fs::read_to_string(&config.buildspec);
+    let parsed = text.as_deref().ok().map(parse::parse);
+    let batch = parsed
+        .as_ref()
+        .and_then(|p| p.buildspec.as_ref())
+        .and_then(|b| b.batch.as_ref());
+    if let (Some(batch), Ok(text), Some(parsed)) = (batch, &text, &parsed) {
+        if !config.no_batch {
+            return run_batch(&config, batch, text, &parsed.diagnostics);
+        }
+        if config.child.is_none() {
+            report::line(
+                "cb-step: --no-batch: the buildspec runs as one build; its `batch` is not run",
+            );
+        }
+    }
+    single(&config, text, parsed)
+}
+
+/// A batch: every buildspec it names checked first, then its builds, each a `cb-step run` of
+/// its own (see `runner::batch`), then a table of how each ended.
+fn run_batch(
+    config: &RunConfig,
+    batch: &Batch,
+    text: &str,
+    diagnostics: &[Diagnostic],
+) -> Result<(), Error> {
+    let checked = children::check(batch, &config.source, &config.buildspec);
+    let shown = config.buildspec.display().to_string();
+    let mut top: Vec<&Diagnostic> = diagnostics.iter().chain(&checked.top).collect();
+    top.sort_by_key(|d| (d.line, d.column));
+    for diagnostic in top {
+        eprint!("{}", diagnostic.render(&shown, text));
+    }
+    for child in &checked.children {
+        for diagnostic in &child.diagnostics {
+            eprint!("{}", diagnostic.render(&child.shown, &child.text));
+        }
+    }
+    let errors = checked.errors();
+    if errors > 0 {
+        return Err(Error::Lint(LintFailed { errors }));
+    }
+    if matches!(batch.kind, BatchKind::Fanout { .. }) {
+        return Err(RunError::FanoutUnsupported.into());
+    }
+    signals::install();
+    let plan = plan::plan(
+        batch,
+        &config.source,
+        &config.buildspec,
+        &config.env,
+        config.image.as_deref(),
+    );
+    for note in &plan.notes {
+        report::line(&format!("cb-step: batch: note: {note}"));
+    }
+    let identifiers: Vec<&str> = plan
+        .children
+        .iter()
+        .map(|c| c.identifier.as_str())
+        .collect();
+    let workspace = Workspace::prepare(&config.source, &config.artifacts, &identifiers)?;
+    let project = project_name(&config.source);
+    let settings = scheduler::Settings {
+        exe: &workspace.exe,
+        source: &config.source,
+        state: &workspace.state,
+        artifacts: &workspace.artifacts,
+        skip: workspace.skip.clone(),
+        jobs: config.jobs,
+        project: &project,
+    };
+    report::line(&format!(
+        "cb-step: batch: {} of {} builds, up to {} at once, fast-fail {}",
+        plan.kind,
+        plan.children.len(),
+        config.jobs,
+        if plan.fast_fail { "on" } else { "off" }
+    ));
+    let started = Instant::now();
+    let outcome = scheduler::run(
+        &plan,
+        &settings,
+        &mut || next_build_number(&config.source),
+        &mut |event| match event {
+            BatchEvent::Started { identifier, number } => report::line(&format!(
+                "cb-step: batch: `{identifier}` started (build number {number})"
+            )),
+            BatchEvent::Finished { identifier, result } => {
+                let took = result
+                    .duration
+                    .map(|d| format!(" in {:.2}s", d.as_secs_f64()))
+                    .unwrap_or_default();
+                let note = result
+                    .note
+                    .as_ref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default();
+                report::line(&format!(
+                    "cb-step: batch: `{identifier}` {}{took}{note}",
+                    result.status.as_str()
+                ));
+            }
+            BatchEvent::Stopping { reason } => {
+                report::line(&format!("cb-step: batch: stopping: {reason}"));
+            }
+        },
+    );
+    let verdict = Verdict::of(&plan, &outcome);
+    for line in summary::render(
+        &plan,
+        &outcome,
+        verdict,
+        started.elapsed(),
+        &workspace.artifacts,
+    ) {
+        report::line(&line);
+    }
+    match verdict {
+        Verdict::Succeeded => Ok(()),
+        Verdict::Failed => Err(Error::BuildFailed(crate::exit_code::BUILD_FAILED)),
+        Verdict::Stopped(signal) => Err(Error::BuildFailed(128 + signal)),
+    }
+}
+
+/// One build: what CodeBuild's start-build does, and what each build of a batch does.
+fn single(
+    config: &RunConfig,
+    text: std::io::Result<String>,
+    parsed: Option<parse::Parsed>,
+) -> Result<(), Error> {
     process::forward_signals();
     let started = Instant::now();
     log::container(&format!(
@@ -31,17 +171,20 @@ pub fn execute(config: RunConfig) -> Result<(), Error> {
     log::container(&format!("CODEBUILD_SRC_DIR={shown_source}"));
     log::container(&format!("YAML location is {}", config.buildspec.display()));
     let download = Instant::now();
-    let text = std::fs::read_to_string(&config.buildspec).map_err(|source| {
+    let text = text.map_err(|source| {
         download_failed("YAML_FILE_ERROR", "YAML file does not exist");
         Error::BuildspecRead {
             path: config.buildspec.clone(),
             source,
         }
     })?;
-    let parsed = parse::parse(&text);
+    let parsed = parsed.unwrap_or_else(|| parse::parse(&text));
     let shown = config.buildspec.display().to_string();
     for diagnostic in &parsed.diagnostics {
-        eprint!("{}", diagnostic.render(&shown, &text));
+        // A batch showed its builds' warnings once, before they started.
+        if config.child.is_none() || diagnostic.severity == Severity::Error {
+            eprint!("{}", diagnostic.render(&shown, &text));
+        }
     }
     let Some(buildspec) = parsed.buildspec else {
         let first = parsed.errors().next().expect("no buildspec means an error");
@@ -57,7 +200,7 @@ pub fn execute(config: RunConfig) -> Result<(), Error> {
     };
 
     log::container("Processing environment variables");
-    let identity = identity(&config);
+    let identity = identity(config);
     let container_mode = config.image.is_some();
     let env = match Environment::build(
         &buildspec,
@@ -201,7 +344,9 @@ pub fn execute(config: RunConfig) -> Result<(), Error> {
         (None, true) => "FAILED",
         (None, false) => "SUCCEEDED",
     };
-    summary(&reports, status, started, &config.artifacts);
+    if config.child.is_none() {
+        summary(&reports, status, started, &config.artifacts);
+    }
     match (outcome.signal, failed) {
         (Some(signal), _) => Err(Error::BuildFailed(128 + signal)),
         (None, true) => Err(Error::BuildFailed(crate::exit_code::BUILD_FAILED)),
@@ -217,8 +362,33 @@ fn download_failed(code: &str, message: &str) {
 }
 
 fn identity(config: &RunConfig) -> BuildIdentity {
-    let project: String = config
-        .source
+    let (project, number, batch_identifier) = match &config.child {
+        Some(of) => (
+            of.project.clone(),
+            of.build_number,
+            Some(of.identifier.clone()),
+        ),
+        None => (
+            project_name(&config.source),
+            next_build_number(&config.source),
+            None,
+        ),
+    };
+    BuildIdentity {
+        project,
+        uuid: environment::uuid(),
+        number,
+        region: crate::env_vars::get("AWS_REGION")
+            .or_else(|| crate::env_vars::get("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| "us-east-1".into()),
+        image: config.image.clone().unwrap_or_else(|| "local".into()),
+        batch_identifier,
+    }
+}
+
+/// The source directory's name, as a CodeBuild project name.
+pub(crate) fn project_name(source: &Path) -> String {
+    source
         .file_name()
         .map(|n| {
             n.to_string_lossy()
@@ -233,20 +403,11 @@ fn identity(config: &RunConfig) -> BuildIdentity {
                 .collect()
         })
         .filter(|n: &String| !n.is_empty())
-        .unwrap_or_else(|| "cb-step-local".into());
-    BuildIdentity {
-        project,
-        uuid: environment::uuid(),
-        number: next_build_number(&config.source),
-        region: crate::env_vars::get("AWS_REGION")
-            .or_else(|| crate::env_vars::get("AWS_DEFAULT_REGION"))
-            .unwrap_or_else(|| "us-east-1".into()),
-        image: config.image.clone().unwrap_or_else(|| "local".into()),
-    }
+        .unwrap_or_else(|| "cb-step-local".into())
 }
 
 /// Counts up per source directory, in `.cb-step/build-number`, under a lock.
-fn next_build_number(source: &Path) -> u64 {
+pub(crate) fn next_build_number(source: &Path) -> u64 {
     let dir = source.join(crate::record::build_record::RECORD_DIR);
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join("build-number");

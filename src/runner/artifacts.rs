@@ -70,6 +70,44 @@ impl Staging {
     }
 }
 
+/// A batch's artifacts directory, made ready for its builds: each puts its own into
+/// `<root>/<identifier>` (staged and renamed as a single build's). Whatever else an earlier
+/// run left there (a single build's files, a build no longer in the batch) is removed, so the
+/// directory shows this batch alone; as for a single build, only a directory cb-step made, or
+/// an empty one, is touched.
+pub fn prepare_batch(root: &Path, identifiers: &[&str]) -> Result<(), RunError> {
+    if root.exists()
+        && !root.join(MARKER).exists()
+        && fs::read_dir(root).is_ok_and(|mut d| d.next().is_some())
+    {
+        return Err(RunError::ArtifactsNotOurs {
+            path: root.to_owned(),
+        });
+    }
+    let state = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RunError::State { path, source }
+    };
+    fs::create_dir_all(root).map_err(state(root))?;
+    fs::write(root.join(MARKER), "").map_err(state(root))?;
+    for entry in fs::read_dir(root).map_err(state(root))?.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let keep =
+            name == MARKER || (identifiers.contains(&name.as_str()) && path.join(MARKER).exists());
+        if keep {
+            continue;
+        }
+        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        removed.map_err(state(&path))?;
+    }
+    Ok(())
+}
+
 /// Copies the primary, secondary and report file sets. `Err` holds the CLIENT_ERROR message.
 pub fn upload(buildspec: &Buildspec, source: &Path, dest: &Path) -> Result<usize, String> {
     let mut copied = 0;

@@ -17,6 +17,8 @@ pub struct BuildIdentity {
     pub number: u64,
     pub region: String,
     pub image: String,
+    /// `CODEBUILD_BATCH_BUILD_IDENTIFIER`, for a build of a batch.
+    pub batch_identifier: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -129,6 +131,12 @@ fn codebuild_vars(
         ("AWS_REGION".into(), identity.region.clone()),
         ("AWS_DEFAULT_REGION".into(), identity.region.clone()),
     ];
+    if let Some(identifier) = &identity.batch_identifier {
+        vars.push((
+            "CODEBUILD_BATCH_BUILD_IDENTIFIER".into(),
+            identifier.clone(),
+        ));
+    }
     if let Some(commit) = git(&["rev-parse", "HEAD"]) {
         vars.push(("CODEBUILD_RESOLVED_SOURCE_VERSION".into(), commit.clone()));
         let branch = git(&["symbolic-ref", "--short", "-q", "HEAD"]);

@@ -54,6 +54,10 @@ pub enum RunError {
     },
     #[error("`--artifacts {}` holds files cb-step did not put there", path.display())]
     ArtifactsNotOurs { path: PathBuf },
+    #[error("cannot read a batch build's settings from stdin: {reason}")]
+    ChildSettings { reason: &'static str },
+    #[error("`build-fanout` is not run by `cb-step run`")]
+    FanoutUnsupported,
 }
 
 impl RunError {
@@ -70,6 +74,12 @@ impl RunError {
             }
             RunError::Container { .. } => {
                 "the image must be available locally (`docker pull IMAGE` or `docker build`), with `sh`, and the Docker daemon must answer".into()
+            }
+            RunError::ChildSettings { .. } => {
+                "`--batch-child` is how `cb-step run` starts the builds of a batch; run the batch's buildspec instead".into()
+            }
+            RunError::FanoutUnsupported => {
+                "fan-out shards tests with CodeBuild's `codebuild-tests-run`, which has no local equivalent; run the buildspec as one build with `cb-step run --no-batch`".into()
             }
             RunError::ArtifactsNotOurs { .. } => {
                 "cb-step never deletes files it did not write: pass an empty or new directory"

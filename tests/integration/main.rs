@@ -14,6 +14,7 @@ mod emit_record;
 mod lint;
 mod monorepo;
 mod run_artifacts;
+mod run_batch;
 mod run_image;
 mod run_phases;
 mod run_signals;
