@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use pretty_assertions::assert_eq;
 use serde_json::Value;
 
-use crate::harness::{Bed, Outcome, Test, create_repositories, inspect};
+use crate::harness::{
+    BIN, Bed, Outcome, Test, create_repositories, fixture, git_commit_all, inspect,
+};
 
 /// `n` services under `services/`, each `FROM scratch` with its own file and a `.dockerignore`d
 /// notes file, and the images file that lists them. Returns the repositories, in order.
@@ -267,4 +269,56 @@ fn a_bad_images_file_names_the_line_and_builds_nothing() {
         out.stderr.lines().next().unwrap(),
         "error: `images.yml`: two images have the container name `web`"
     );
+}
+
+/// The README's fan-out: `fixtures/monorepo`, a batch of one build per group of services, each
+/// running `build-push --images` and `emit-imagedefs`, run locally by `cb-step run`.
+#[test]
+fn the_batch_fan_out_of_a_monorepo_runs_locally() {
+    let mut test = Test::new().bed();
+    let prefix = test.unique("fanout");
+    for file in [
+        "buildspec.yml",
+        "images/storefront.yml",
+        "images/backoffice.yml",
+        "services/web/Dockerfile",
+        "services/web/app.txt",
+        "services/checkout/Dockerfile",
+        "services/checkout/app.txt",
+        "services/admin/Dockerfile",
+        "services/admin/app.txt",
+        "services/reports/Dockerfile",
+        "services/reports/app.txt",
+    ] {
+        let text = std::fs::read_to_string(fixture(&format!("monorepo/{file}"))).unwrap();
+        test = test.file(file, text.replace("monorepo/", &format!("{prefix}/")));
+    }
+    let services = ["web", "checkout", "admin", "reports"];
+    create_repositories(&services.map(|s| format!("{prefix}/{s}")));
+    git_commit_all(test.path());
+    let bin = std::path::Path::new(BIN)
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap());
+    let out = test.env("PATH", &path).args(["run"]).run().success();
+    assert!(out.stdout.contains("[storefront] "), "{}", out.stdout);
+    let registry = Bed::get().registry();
+    for (group, members) in [
+        ("storefront", ["web", "checkout"]),
+        ("backoffice", ["admin", "reports"]),
+    ] {
+        let definitions = out.json(&format!(".cb-step/artifacts/{group}/imagedefinitions.json"));
+        let mut expected = Vec::new();
+        for service in members {
+            let name = format!("{registry}/{prefix}/{service}");
+            let (digest, platform, _) = inspect(&format!("{name}:latest"));
+            assert_eq!(platform, "linux/amd64");
+            expected
+                .push(serde_json::json!({"name": service, "imageUri": format!("{name}@{digest}")}));
+        }
+        expected.sort_by_key(|e| e["name"].as_str().unwrap().to_owned());
+        assert_eq!(definitions, Value::Array(expected), "{group}");
+    }
 }
