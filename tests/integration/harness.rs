@@ -219,6 +219,52 @@ impl Test {
     }
 }
 
+impl Test {
+    /// `run`, and the peak resident set size of cb-step in KiB (`wait4`'s rusage of that one
+    /// process, not of every child of the test binary).
+    #[expect(clippy::zombie_processes, reason = "wait4 reaps the child")]
+    pub fn run_measured(self) -> (Outcome, u64) {
+        use std::io::Read;
+        use std::process::Stdio;
+        let mut child = Command::new(BIN)
+            .args(&self.args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run cb-step");
+        let read = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                pipe.read_to_string(&mut text).expect("utf-8 output");
+                text
+            })
+        };
+        let stdout = read(Box::new(child.stdout.take().unwrap()));
+        let stderr = read(Box::new(child.stderr.take().unwrap()));
+        let pid = i32::try_from(child.id()).unwrap();
+        let mut status = 0;
+        // SAFETY: rusage is plain data that wait4 fills in; pid is our own unwaited child.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
+        assert!(libc::WIFEXITED(status), "cb-step was killed");
+        let outcome = Outcome {
+            status: libc::WEXITSTATUS(status),
+            stdout: stdout.join().unwrap(),
+            stderr: stderr.join().unwrap(),
+            args: self.args,
+            env: self.env,
+            dir: self.dir,
+        };
+        (outcome, u64::try_from(usage.ru_maxrss).unwrap())
+    }
+}
+
 pub struct Outcome {
     pub status: i32,
     pub stdout: String,

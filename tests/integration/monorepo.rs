@@ -8,11 +8,12 @@ use serde_json::Value;
 
 use crate::harness::{
     BIN, Bed, Outcome, Test, create_repositories, fixture, git_commit_all, inspect,
+    raw_manifest_sha256,
 };
 
 /// `n` services under `services/`, each `FROM scratch` with its own file and a `.dockerignore`d
 /// notes file, and the images file that lists them. Returns the repositories, in order.
-fn monorepo(test: Test, n: usize) -> (Test, Vec<String>) {
+pub fn monorepo(test: Test, n: usize) -> (Test, Vec<String>) {
     let mut test = test;
     let mut list = String::new();
     let mut repos = Vec::new();
@@ -43,7 +44,7 @@ fn monorepo(test: Test, n: usize) -> (Test, Vec<String>) {
 }
 
 /// Container → (digest, reused, tags) from the build record.
-fn recorded(out: &Outcome) -> BTreeMap<String, (String, bool, Vec<String>)> {
+pub fn recorded(out: &Outcome) -> BTreeMap<String, (String, bool, Vec<String>)> {
     let record = out.json(".cb-step/build-record.json");
     record["images"]
         .as_array()
@@ -321,4 +322,28 @@ fn the_batch_fan_out_of_a_monorepo_runs_locally() {
         expected.sort_by_key(|e| e["name"].as_str().unwrap().to_owned());
         assert_eq!(definitions, Value::Array(expected), "{group}");
     }
+}
+
+/// Load: 50 images in one run, all pushed and verified, in bounded memory. The peak RSS goes to
+/// the test's output for the README.
+#[test]
+fn fifty_images_in_one_run_are_pushed_and_verified_in_bounded_memory() {
+    let (test, repos) = monorepo(Test::new().bed(), 50);
+    let (out, peak_kib) = test
+        .args(["build-push", "--images", "images.yml", "--tag", "v1"])
+        .run_measured();
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    says(&out, "50 built, 0 reused, 0 failed");
+    let record = recorded(&out);
+    assert_eq!(record.len(), 50);
+    let registry = Bed::get().registry();
+    for (i, repo) in repos.iter().enumerate() {
+        let digest = &record[&format!("s{i:02}")].0;
+        assert_eq!(
+            raw_manifest_sha256(&format!("{registry}/{repo}:v1")),
+            *digest
+        );
+    }
+    eprintln!("peak RSS of build-push --images with 50 images: {peak_kib} KiB");
+    assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB");
 }
