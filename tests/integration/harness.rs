@@ -474,3 +474,29 @@ pub fn raw_manifest_sha256(reference: &str) -> String {
     let out = tool("sh", &["-c", &script], &[]);
     format!("sha256:{}", out.split_whitespace().next().unwrap())
 }
+
+/// Records what a reliability test tried and how much of it went wrong, for the table that
+/// `tests/reliability/report` prints after `cargo test` (issue: faults survived, secrets not
+/// leaked, writers not lost, fuzz inputs without a crash). `bad` is what the test asserts is
+/// zero, so a red test and a non-zero count go together; the tally only makes the work visible.
+///
+/// One file per call under `target/tmp/reliability/`, written whole, so parallel tests never
+/// interleave lines: `area<TAB>check<TAB>tried<TAB>bad`.
+pub fn tally(area: &str, check: &str, tried: u64, bad: u64) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reliability");
+    fs::create_dir_all(&dir).expect("create the reliability tally directory");
+    let name = format!(
+        "{}-{}.tsv",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::SeqCst)
+    );
+    let line = format!(
+        "{area}\t{}\t{tried}\t{bad}\n",
+        check.replace(['\t', '\n'], " ")
+    );
+    let temp = dir.join(format!(".{name}"));
+    fs::write(&temp, line).expect("write a tally");
+    fs::rename(&temp, dir.join(name)).expect("publish a tally");
+}
