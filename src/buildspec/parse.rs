@@ -272,6 +272,16 @@ impl Parser<'_> {
             Some(Node::Mapping(groups)) => groups
                 .iter()
                 .map(|(name, node)| {
+                    let group = name.as_str();
+                    let escapes = group.starts_with('/')
+                        || group.split('/').any(|part| matches!(part, "" | "." | ".."));
+                    if escapes {
+                        let d = self.error(
+                            at_scalar(name),
+                            format!("report group `{group}` leaves the reports directory"),
+                        );
+                        *d = d.clone().hint("name the group, or give its ARN: `arn:aws:codebuild:<region>:<account>:report-group/<name>`");
+                    }
                     (
                         name.as_str().to_owned(),
                         self.file_set(node, "report group", false),
@@ -610,6 +620,13 @@ impl Parser<'_> {
             match node {
                 Node::Mapping(sets) => {
                     for (id, set) in sets.iter() {
+                        if !crate::buildspec::batch::is_identifier(id.as_str()) {
+                            let d = self.error(
+                                at_scalar(id),
+                                format!("secondary artifact identifier `{}` may contain only letters, digits and `_`", id.as_str()),
+                            );
+                            *d = d.clone().hint("the identifier names the artifact's directory, so it cannot hold `/` or `..`");
+                        }
                         secondary.push((
                             id.as_str().to_owned(),
                             self.file_set(set, "secondary artifact", true),
