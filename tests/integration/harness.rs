@@ -210,15 +210,7 @@ impl Test {
         } else {
             Command::new(BIN)
         };
-        let output = command
-            .args(&self.args)
-            .current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .expect("run cb-step");
+        let output = self.configure(&mut command).output().expect("run cb-step");
         Outcome {
             status: output.status.code().expect("exited, not killed"),
             stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
@@ -233,30 +225,9 @@ impl Test {
 impl Test {
     /// `run`, and the peak resident set size of cb-step in KiB (`wait4`'s rusage of that one
     /// process, not of every child of the test binary).
-    #[expect(clippy::zombie_processes, reason = "wait4 reaps the child")]
     pub fn run_measured(self) -> (Outcome, u64) {
-        use std::io::Read;
-        use std::process::Stdio;
-        let mut child = Command::new(BIN)
-            .args(&self.args)
-            .current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run cb-step");
-        let read = |mut pipe: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut text = String::new();
-                pipe.read_to_string(&mut text).expect("utf-8 output");
-                text
-            })
-        };
-        let stdout = read(Box::new(child.stdout.take().unwrap()));
-        let stderr = read(Box::new(child.stderr.take().unwrap()));
+        // wait4 reaps the child; `Child` is only its pid here.
+        let (child, stdout, stderr) = self.spawn_piped();
         let pid = i32::try_from(child.id()).unwrap();
         let mut status = 0;
         // SAFETY: rusage is plain data that wait4 fills in; pid is our own unwaited child.
@@ -745,4 +716,117 @@ pub fn fingerprints(root: &Path) -> std::collections::BTreeMap<String, Fingerpri
         }
     }
     out
+}
+
+type Reader = std::thread::JoinHandle<String>;
+
+impl Test {
+    /// The arguments, directory and environment of every run.
+    fn configure<'a>(&self, command: &'a mut Command) -> &'a mut Command {
+        command
+            .args(&self.args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+    }
+
+    /// cb-step started as `run` starts it, with threads reading its stdout and stderr.
+    fn spawn_piped(&self) -> (std::process::Child, Reader, Reader) {
+        use std::io::Read;
+        use std::process::Stdio;
+        let mut child = self
+            .configure(&mut Command::new(BIN))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run cb-step");
+        let read = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                pipe.read_to_string(&mut text).expect("utf-8 output");
+                text
+            })
+        };
+        let stdout = read(Box::new(child.stdout.take().unwrap()));
+        let stderr = read(Box::new(child.stderr.take().unwrap()));
+        (child, stdout, stderr)
+    }
+
+    /// `run`, calling `watch` with cb-step's pid every few milliseconds while it runs, to look
+    /// at it and its children in `/proc`.
+    pub fn run_watched(self, mut watch: impl FnMut(u32)) -> Outcome {
+        let (mut child, stdout, stderr) = self.spawn_piped();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            watch(child.id());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        Outcome {
+            status: status.code().expect("exited, not killed"),
+            stdout: stdout.join().unwrap(),
+            stderr: stderr.join().unwrap(),
+            args: self.args,
+            env: self.env,
+            dir: self.dir,
+        }
+    }
+}
+
+/// `root` and its descendants as `/proc` shows them now: each one's program
+/// (`/proc/<pid>/exe`), `cmdline` and `environ`, linked to its parent as [`process_tree`]
+/// links them. A process that ends while being read is left out.
+pub fn proc_tree(root: u32) -> Vec<Exec> {
+    let read = |pid: u32, what: &str| fs::read(format!("/proc/{pid}/{what}")).ok();
+    let split = |bytes: Vec<u8>| -> Vec<String> {
+        bytes
+            .split(|b| *b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect()
+    };
+    // (pid, parent pid) of every process; the command name in `stat` may hold spaces and
+    // parentheses, so the fields are counted from its last `)`.
+    let parents: Vec<(u32, u32)> = fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = String::from_utf8(read(pid, "stat")?).ok()?;
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut execs: Vec<Exec> = Vec::new();
+    let mut queue = std::collections::VecDeque::from([(root, None)]);
+    while let Some((pid, parent)) = queue.pop_front() {
+        let (Some(cmdline), Some(environ), Ok(exe)) = (
+            read(pid, "cmdline"),
+            read(pid, "environ"),
+            fs::read_link(format!("/proc/{pid}/exe")),
+        ) else {
+            continue;
+        };
+        execs.push(Exec {
+            pid,
+            program: exe.to_string_lossy().into_owned(),
+            argv: split(cmdline),
+            env: split(environ),
+            ok: true,
+            parent,
+        });
+        let index = execs.len() - 1;
+        for (child, _) in parents.iter().filter(|(_, ppid)| *ppid == pid) {
+            queue.push_back((*child, Some(index)));
+        }
+    }
+    execs
 }

@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use crate::harness::{
-    BIN, Bed, ECR_PASSWORD, Exec, Outcome, Test, create_repository, git_commit_all, process_tree,
-    tally,
+    BIN, Bed, ECR_PASSWORD, Exec, Outcome, Test, create_repository, git_commit_all, proc_tree,
+    process_tree, tally,
 };
 
 /// The `auth` value of config.json, `base64("AWS:" + password)`: the password, encoded.
@@ -105,38 +105,44 @@ fn scan_children(scan: &mut Scan, trace: &Path) -> usize {
         "no trace of cb-step in {}",
         trace.display()
     );
-    for (index, exec) in execs.iter().enumerate() {
-        let started = if exec.ok { "" } else { " (not started)" };
-        let mut lineage = Vec::new();
-        let mut up = exec.parent;
-        while let Some(p) = up {
-            lineage.push(execs[p].argv.first().cloned().unwrap_or_default());
-            up = execs[p].parent;
-        }
-        let name = format!(
-            "pid {} `{}`{started}, started by {}",
-            exec.pid,
-            exec.argv.join(" "),
-            lineage.join(" < ")
-        );
-        scan.check(
-            &format!("the arguments of {name}"),
-            &exec.argv.join("\0"),
-            |_| false,
-        );
-        let build = in_build(&execs, index);
-        let root = exec.parent.is_none();
-        scan.check(
-            &format!("the environment of {name}"),
-            &exec.env.join("\0"),
-            |kind| match kind {
-                Kind::Registry => false,
-                Kind::Build => build,
-                Kind::Aws => build || root,
-            },
-        );
+    for index in 0..execs.len() {
+        scan_process(scan, &execs, index);
     }
     execs.len()
+}
+
+/// The arguments and the environment of one process, by the rules of [`Kind`].
+fn scan_process(scan: &mut Scan, execs: &[Exec], index: usize) {
+    let exec = &execs[index];
+    let started = if exec.ok { "" } else { " (not started)" };
+    let mut lineage = Vec::new();
+    let mut up = exec.parent;
+    while let Some(p) = up {
+        lineage.push(execs[p].argv.first().cloned().unwrap_or_default());
+        up = execs[p].parent;
+    }
+    let name = format!(
+        "pid {} `{}`{started}, started by {}",
+        exec.pid,
+        exec.argv.join(" "),
+        lineage.join(" < ")
+    );
+    scan.check(
+        &format!("the arguments of {name}"),
+        &exec.argv.join("\0"),
+        |_| false,
+    );
+    let build = in_build(execs, index);
+    let root = exec.parent.is_none();
+    scan.check(
+        &format!("the environment of {name}"),
+        &exec.env.join("\0"),
+        |kind| match kind {
+            Kind::Registry => false,
+            Kind::Build => build,
+            Kind::Aws => build || root,
+        },
+    );
 }
 
 fn scan_files(scan: &mut Scan, root: &Path) -> usize {
@@ -236,16 +242,16 @@ fn nested_buildspec() -> String {
     )
 }
 
-#[test]
-fn no_command_leaks_a_secret_at_any_verbosity() {
-    let inputs = tempfile::tempdir().unwrap();
-    let env_file = inputs.path().join("secrets.env");
+/// A source directory with the known AWS values in its environment, cb-step on `PATH`, its
+/// temporary files inside it (`TMPDIR`), both buildspecs, a repository and a commit; and the
+/// `--env-file` with the build secrets, kept outside it in `inputs`.
+fn source(inputs: &Path) -> (Test, String, String) {
+    let env_file = inputs.join("secrets.env");
     std::fs::write(
         &env_file,
         format!("DB_PASSWORD={SECRETS_MANAGER}\nAPI_TOKEN={PARAMETER_STORE}\n"),
     )
     .unwrap();
-    let env_file = env_file.to_string_lossy().into_owned();
     let bin_dir = Path::new(BIN).parent().unwrap().display().to_string();
     // No RUN step: nothing here needs the daemon's network.
     let test = Test::new()
@@ -269,8 +275,15 @@ fn no_command_leaks_a_secret_at_any_verbosity() {
     let repo = test.unique("secrets");
     create_repository(&repo, "us-east-1", false);
     git_commit_all(test.path());
+    let test = test.env("TMPDIR", &tmp);
+    (test, repo, env_file.to_string_lossy().into_owned())
+}
+
+#[test]
+fn no_command_leaks_a_secret_at_any_verbosity() {
+    let inputs = tempfile::tempdir().unwrap();
+    let (mut next, repo, env_file) = source(inputs.path());
     let repo_var = format!("REPO={repo}");
-    let mut next = test.env("TMPDIR", &tmp);
     let registry = Bed::get().registry();
     // A bare level is cb-step's own; the list asks every crate for its trace too.
     for (levels, log) in [
@@ -339,5 +352,62 @@ fn no_command_leaks_a_secret_at_any_verbosity() {
     assert!(
         read(".cb-step/artifacts/imagedefinitions.json")
             .contains(&format!("{registry}/{repo}@sha256:"))
+    );
+}
+
+/// The same rules, read from `/proc/<pid>/cmdline` and `environ` of cb-step's descendants while
+/// a build runs: a check of the traces by another route (it sees only what lives long enough
+/// to be polled, so the build sleeps a little at each step).
+#[test]
+fn children_in_proc_hold_no_secret_while_they_run() {
+    let inputs = tempfile::tempdir().unwrap();
+    let (test, repo, env_file) = source(inputs.path());
+    let slow = nested_buildspec().replace("      - cb-step", "      - sleep 0.3\n      - cb-step");
+    let mut scan = Scan::default();
+    let mut seen = std::collections::HashSet::new();
+    let out = test
+        .file("slow.yml", slow)
+        .args([
+            "-vv",
+            "run",
+            "--buildspec",
+            "slow.yml",
+            "--env-file",
+            &env_file,
+        ])
+        .args(["--env", &format!("REPO={repo}")])
+        .run_watched(|pid| {
+            let execs = proc_tree(pid);
+            for index in 0..execs.len() {
+                let exec = &execs[index];
+                // A fork that has not run its own program yet is its parent again.
+                let copy = exec.parent.is_some_and(|p| {
+                    execs[p].program == exec.program && execs[p].argv == exec.argv
+                });
+                if !copy && seen.insert((exec.pid, exec.argv.clone())) {
+                    scan_process(&mut scan, &execs, index);
+                }
+            }
+        })
+        .success();
+    let leaks = u64::try_from(scan.leaks.len()).unwrap();
+    tally(
+        "secrets",
+        "run, cb-step inside: /proc cmdline, environ",
+        scan.checked,
+        leaks,
+    );
+    assert!(scan.leaks.is_empty(), "{}", scan.leaks.join("\n"));
+    let sleeps = seen
+        .iter()
+        .filter(|(_, argv)| argv.first().is_some_and(|a| a == "sleep"));
+    assert!(
+        sleeps.count() >= 3,
+        "the build's commands were not seen: {seen:?}\n{}",
+        out.stdout
+    );
+    assert!(
+        scan.allowed >= 5,
+        "no build secrets seen in the build's environment"
     );
 }
