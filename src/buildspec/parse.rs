@@ -347,7 +347,7 @@ impl Parser<'_> {
         if let Some(helper) = map.get_node("git-credential-helper") {
             self.flag(helper, "`env.git-credential-helper`");
         }
-        Env {
+        let env = Env {
             shell,
             variables: self.pairs(map.get_node("variables"), "env.variables", true),
             parameter_store: self.pairs(
@@ -364,7 +364,29 @@ impl Parser<'_> {
                 .get_node("exported-variables")
                 .map(|n| self.strings(n, "`env.exported-variables`"))
                 .unwrap_or_default(),
+        };
+        if let Some(Node::Sequence(items)) = map.get_node("exported-variables") {
+            for item in items.iter() {
+                let Node::Scalar(name) = item else { continue };
+                let name = name.as_str();
+                let secret = [
+                    (&env.secrets_manager, "secrets-manager"),
+                    (&env.parameter_store, "parameter-store"),
+                ]
+                .into_iter()
+                .find(|(pairs, _)| pairs.iter().any(|(n, _)| n == name));
+                if let Some((_, kind)) = secret {
+                    let d = self.warning(
+                        at(item),
+                        format!("`{name}` is a {kind} variable, which CodeBuild does not export"),
+                    );
+                    *d = d.clone().hint(
+                        "cb-step writes its value as `***`; export a variable that is not secret",
+                    );
+                }
+            }
         }
+        env
     }
 
     fn pairs(&mut self, node: Option<&Node>, what: &str, literal: bool) -> Vec<(String, String)> {
