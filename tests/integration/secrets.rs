@@ -28,14 +28,17 @@ enum Kind {
     Registry,
     /// parameter-store and secrets-manager values, given in an `--env-file`: in the
     /// environment of the buildspec's shell and of what that shell starts, because CodeBuild
-    /// gives them to the build's commands. Never in anything's arguments, never in the
-    /// environment of a program a cb-step starts for itself (git), never in a file or in
-    /// output (masked as `***`).
+    /// gives them to the build's commands. Never in anything's arguments (a batch build gets
+    /// them on its stdin), never in the environment of a program a cb-step starts for itself
+    /// (git, a batch build's `cb-step run`), never in a file or in output (masked as `***`).
+    /// While a build runs, its shell's saved environment (`env.sh`, in a 0700 temporary
+    /// directory under `TMPDIR`, CodeBuild's own mechanism) holds them; it is gone when the
+    /// build ends, and the scan after each command would see it otherwise.
     Build,
     /// The AWS access key, secret key and session token: in the environment of cb-step (the
-    /// SDK's credential chain reads them there) and of the build's commands (CodeBuild gives a
-    /// build its role's credentials). Never in arguments, output or files, and not in git's
-    /// environment.
+    /// SDK's credential chain reads them there; a batch build's `cb-step run` too) and of the
+    /// build's commands (CodeBuild gives a build its role's credentials). Never in arguments,
+    /// output or files, and not in git's environment.
     Aws,
 }
 
@@ -133,19 +136,21 @@ fn scan_process(scan: &mut Scan, execs: &[Exec], index: usize) {
         |_| false,
     );
     let build = in_build(execs, index);
-    let root = exec.parent.is_none();
+    // cb-step itself, and the cb-step of each batch build, which runs its build's commands.
+    let cb_step = exec.parent.is_none() || is_cb_step(exec);
     scan.check(
         &format!("the environment of {name}"),
         &exec.env.join("\0"),
         |kind| match kind {
             Kind::Registry => false,
             Kind::Build => build,
-            Kind::Aws => build || root,
+            Kind::Aws => build || cb_step,
         },
     );
 }
 
-fn scan_files(scan: &mut Scan, root: &Path) -> usize {
+/// Every file under `root`; the password may be only in `config`.
+fn scan_files(scan: &mut Scan, root: &Path, config: &Path) -> usize {
     let mut count = 0;
     let mut stack = vec![root.to_owned()];
     while let Some(dir) = stack.pop() {
@@ -163,9 +168,9 @@ fn scan_files(scan: &mut Scan, root: &Path) -> usize {
             } else {
                 std::fs::read_link(&path).unwrap().display().to_string()
             };
-            let config = rel == "docker/config.json";
+            let allowed = path == config;
             scan.check(&format!("the file {rel}"), &text, |kind| {
-                config && kind == Kind::Registry
+                allowed && kind == Kind::Registry
             });
         }
     }
@@ -173,7 +178,15 @@ fn scan_files(scan: &mut Scan, root: &Path) -> usize {
 }
 
 /// One command, traced; its output, the files and the children scanned; one tally per place.
-fn check_command(test: Test, label: &str, args: &[&str], password_on_stdout: bool) -> Outcome {
+/// `home` holds `DOCKER_CONFIG` (`home/docker`), outside the source as in CodeBuild (a batch
+/// build copies the source).
+fn check_command(
+    test: Test,
+    home: &Path,
+    label: &str,
+    args: &[&str],
+    password_on_stdout: bool,
+) -> Outcome {
     let trace = tempfile::tempdir().unwrap();
     let out = test
         .traced_tree(trace.path())
@@ -185,7 +198,8 @@ fn check_command(test: Test, label: &str, args: &[&str], password_on_stdout: boo
     });
     output.check(&format!("{label}: stderr"), &out.stderr, |_| false);
     let mut files = Scan::default();
-    let count = scan_files(&mut files, out.path());
+    let config = home.join("docker/config.json");
+    let count = scan_files(&mut files, out.path(), &config) + scan_files(&mut files, home, &config);
     let mut children = Scan::default();
     let processes = scan_children(&mut children, trace.path());
     for (place, scan) in [
@@ -242,10 +256,10 @@ fn nested_buildspec() -> String {
     )
 }
 
-/// A source directory with the known AWS values in its environment, cb-step on `PATH`, its
+/// A source directory with `DOCKER_CONFIG` in `home`, the known AWS values in its environment, cb-step on `PATH`, its
 /// temporary files inside it (`TMPDIR`), both buildspecs, a repository and a commit; and the
 /// `--env-file` with the build secrets, kept outside it in `inputs`.
-fn source(inputs: &Path) -> (Test, String, String) {
+fn source(inputs: &Path, home: &Path) -> (Test, String, String) {
     let env_file = inputs.join("secrets.env");
     std::fs::write(
         &env_file,
@@ -270,6 +284,8 @@ fn source(inputs: &Path) -> (Test, String, String) {
         )
         .file("buildspec.yml", echoing_buildspec())
         .file("nested.yml", nested_buildspec())
+        .file("batch.yml", batch_buildspec())
+        .env("DOCKER_CONFIG", &home.join("docker").to_string_lossy())
         .file("tmp/.keep", "");
     let tmp = test.path().join("tmp").to_string_lossy().into_owned();
     let repo = test.unique("secrets");
@@ -279,10 +295,17 @@ fn source(inputs: &Path) -> (Test, String, String) {
     (test, repo, env_file.to_string_lossy().into_owned())
 }
 
+/// Two builds, each a `cb-step run` of its own that gets the variables on its stdin.
+fn batch_buildspec() -> String {
+    format!(
+        "version: 0.2\n{SECRET_VARS}batch:\n  build-list:\n    - identifier: one\n    - identifier: two\nphases:\n  build:\n    commands:\n      - echo \"db=$DB_PASSWORD token=$API_TOKEN\"\nartifacts:\n  files: [hello.txt]\n"
+    )
+}
+
 #[test]
 fn no_command_leaks_a_secret_at_any_verbosity() {
-    let inputs = tempfile::tempdir().unwrap();
-    let (mut next, repo, env_file) = source(inputs.path());
+    let (inputs, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (mut next, repo, env_file) = source(inputs.path(), home.path());
     let repo_var = format!("REPO={repo}");
     let registry = Bed::get().registry();
     // A bare level is cb-step's own; the list asks every crate for its trace too.
@@ -293,7 +316,7 @@ fn no_command_leaks_a_secret_at_any_verbosity() {
             "trace,aws_smithy_runtime=trace,aws_config=trace,aws_sigv4=trace,hyper=trace,bollard=trace",
         ),
     ] {
-        let commands: [(&str, Vec<&str>, bool); 7] = [
+        let commands: [(&str, Vec<&str>, bool); 8] = [
             ("ecr-login", vec!["ecr-login"], false),
             (
                 "ecr-login --password-stdout",
@@ -310,6 +333,11 @@ fn no_command_leaks_a_secret_at_any_verbosity() {
             (
                 "run, secrets echoed",
                 vec!["run", "--env-file", &env_file],
+                false,
+            ),
+            (
+                "run, a batch of two",
+                vec!["run", "--buildspec", "batch.yml", "--env-file", &env_file],
                 false,
             ),
             (
@@ -331,6 +359,7 @@ fn no_command_leaks_a_secret_at_any_verbosity() {
             let args: Vec<&str> = ["-vv"].into_iter().chain(args).collect();
             let out = check_command(
                 next.env("CB_STEP_LOG", log),
+                home.path(),
                 &label,
                 &args,
                 password_on_stdout,
@@ -357,7 +386,8 @@ fn no_command_leaks_a_secret_at_any_verbosity() {
         }
     }
     let read = |path: &str| std::fs::read_to_string(next.path().join(path)).unwrap();
-    assert!(read("docker/config.json").contains(ECR_AUTH));
+    let config = std::fs::read_to_string(home.path().join("docker/config.json")).unwrap();
+    assert!(config.contains(ECR_AUTH), "{config}");
     assert!(
         read(".cb-step/artifacts/imagedefinitions.json")
             .contains(&format!("{registry}/{repo}@sha256:"))
@@ -369,8 +399,8 @@ fn no_command_leaks_a_secret_at_any_verbosity() {
 /// to be polled, so the build sleeps a little at each step).
 #[test]
 fn children_in_proc_hold_no_secret_while_they_run() {
-    let inputs = tempfile::tempdir().unwrap();
-    let (test, repo, env_file) = source(inputs.path());
+    let (inputs, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (test, repo, env_file) = source(inputs.path(), home.path());
     let slow = nested_buildspec().replace("      - cb-step", "      - sleep 0.3\n      - cb-step");
     let mut scan = Scan::default();
     let mut seen = std::collections::HashSet::new();
