@@ -16,6 +16,7 @@ use crate::record::build_record::BuildRecord;
 use crate::record::container_name::ContainerName;
 use crate::registry::ecr::EcrSettings;
 use crate::registry::reference::{ImageRef, is_valid_tag};
+use crate::registry::secret::Redacted;
 use crate::runner::error::RunError;
 
 /// The source directory: `$CODEBUILD_SRC_DIR`, else the current directory (as an empty path,
@@ -24,7 +25,6 @@ pub fn source_dir() -> PathBuf {
     env_vars::get(env_vars::CODEBUILD_SRC_DIR).map_or_else(PathBuf::new, PathBuf::from)
 }
 
-#[derive(Debug)]
 pub struct RunConfig {
     pub buildspec: PathBuf,
     /// Absolute.
@@ -39,6 +39,22 @@ pub struct RunConfig {
     pub jobs: usize,
     /// Set when this run is one build of a batch that `cb-step run` started.
     pub child: Option<crate::runner::batch::child::ChildOf>,
+}
+
+/// `--env`/`--env-file` by name only: they carry parameter-store and secrets-manager values.
+impl std::fmt::Debug for RunConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunConfig")
+            .field("buildspec", &self.buildspec)
+            .field("source", &self.source)
+            .field("artifacts", &self.artifacts)
+            .field("env", &Redacted::names(self.env.iter().map(|(k, _)| k)))
+            .field("image", &self.image)
+            .field("no_batch", &self.no_batch)
+            .field("jobs", &self.jobs)
+            .field("child", &self.child)
+            .finish()
+    }
 }
 
 impl RunConfig {
@@ -577,6 +593,23 @@ fn parse_capacity_provider(arg: &str) -> Result<CapacityProvider, ManifestError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_config_debug_hides_env_values() {
+        let config = RunConfig {
+            buildspec: "buildspec.yml".into(),
+            source: "/src".into(),
+            artifacts: "out".into(),
+            env: vec![("API_KEY".into(), "sk-live-1234".into())],
+            image: None,
+            no_batch: false,
+            jobs: 1,
+            child: None,
+        };
+        let shown = format!("{config:?}");
+        assert!(shown.contains(r#"{"API_KEY": <redacted>}"#), "{shown}");
+        assert!(!shown.contains("sk-live-1234"), "{shown}");
+    }
 
     #[test]
     fn capacity_provider_spec() {

@@ -7,10 +7,16 @@ use std::process::{Command, Stdio};
 
 /// Runs `program args…` in `dir` and returns its trimmed stdout, or `None` when it cannot be
 /// started or fails: callers treat a missing answer as "unknown", and say so.
+///
+/// For local queries (`git rev-parse`, `git remote get-url`), so the program gets only what
+/// finds it and its configuration: never the AWS credentials or, under `cb-step run`, a
+/// build's secrets, which it has no use for.
 pub fn output(program: &str, args: &[&str], dir: &Path) -> Option<String> {
     let output = Command::new(program)
         .args(args)
         .current_dir(dir)
+        .env_clear()
+        .envs(std::env::vars_os().filter(|(name, _)| name.to_str().is_some_and(local_query_needs)))
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
@@ -20,6 +26,12 @@ pub fn output(program: &str, args: &[&str], dir: &Path) -> Option<String> {
     }
     let text = String::from_utf8(output.stdout).ok()?.trim().to_owned();
     (!text.is_empty()).then_some(text)
+}
+
+/// `PATH` finds git's own programs, `HOME`/`XDG_CONFIG_HOME` its global configuration (where
+/// `safe.directory` lives, as does `SUDO_UID`'s exception for it), and `GIT_*` is the user's.
+fn local_query_needs(name: &str) -> bool {
+    matches!(name, "PATH" | "HOME" | "XDG_CONFIG_HOME" | "SUDO_UID") || name.starts_with("GIT_")
 }
 
 /// Runs `program args…` with `input` on stdin and returns its stdout. For the Docker credential

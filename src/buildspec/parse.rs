@@ -272,6 +272,16 @@ impl Parser<'_> {
             Some(Node::Mapping(groups)) => groups
                 .iter()
                 .map(|(name, node)| {
+                    let group = name.as_str();
+                    let escapes = group.starts_with('/')
+                        || group.split('/').any(|part| matches!(part, "" | "." | ".."));
+                    if escapes {
+                        let d = self.error(
+                            at_scalar(name),
+                            format!("report group `{group}` leaves the reports directory"),
+                        );
+                        *d = d.clone().hint("name the group, or give its ARN: `arn:aws:codebuild:<region>:<account>:report-group/<name>`");
+                    }
                     (
                         name.as_str().to_owned(),
                         self.file_set(node, "report group", false),
@@ -337,7 +347,7 @@ impl Parser<'_> {
         if let Some(helper) = map.get_node("git-credential-helper") {
             self.flag(helper, "`env.git-credential-helper`");
         }
-        Env {
+        let env = Env {
             shell,
             variables: self.pairs(map.get_node("variables"), "env.variables", true),
             parameter_store: self.pairs(
@@ -354,7 +364,29 @@ impl Parser<'_> {
                 .get_node("exported-variables")
                 .map(|n| self.strings(n, "`env.exported-variables`"))
                 .unwrap_or_default(),
+        };
+        if let Some(Node::Sequence(items)) = map.get_node("exported-variables") {
+            for item in items.iter() {
+                let Node::Scalar(name) = item else { continue };
+                let name = name.as_str();
+                let secret = [
+                    (&env.secrets_manager, "secrets-manager"),
+                    (&env.parameter_store, "parameter-store"),
+                ]
+                .into_iter()
+                .find(|(pairs, _)| pairs.iter().any(|(n, _)| n == name));
+                if let Some((_, kind)) = secret {
+                    let d = self.warning(
+                        at(item),
+                        format!("`{name}` is a {kind} variable, which CodeBuild does not export"),
+                    );
+                    *d = d.clone().hint(
+                        "cb-step writes its value as `***`; export a variable that is not secret",
+                    );
+                }
+            }
         }
+        env
     }
 
     fn pairs(&mut self, node: Option<&Node>, what: &str, literal: bool) -> Vec<(String, String)> {
@@ -610,6 +642,13 @@ impl Parser<'_> {
             match node {
                 Node::Mapping(sets) => {
                     for (id, set) in sets.iter() {
+                        if !crate::buildspec::batch::is_identifier(id.as_str()) {
+                            let d = self.error(
+                                at_scalar(id),
+                                format!("secondary artifact identifier `{}` may contain only letters, digits and `_`", id.as_str()),
+                            );
+                            *d = d.clone().hint("the identifier names the artifact's directory, so it cannot hold `/` or `..`");
+                        }
                         secondary.push((
                             id.as_str().to_owned(),
                             self.file_set(set, "secondary artifact", true),

@@ -449,7 +449,8 @@ fn export_variables(
     for line in lines {
         if let Some((name, value)) = line.split_once('=') {
             log::container(&format!("Exporting variable {name}={}", env.mask(value)));
-            exported.insert(name.to_owned(), serde_json::Value::String(value.to_owned()));
+            // CodeBuild refuses to export secrets; a value built from one is masked here too.
+            exported.insert(name.to_owned(), serde_json::Value::String(env.mask(value)));
         }
     }
     let path = staging.dir().join("exported-variables.json");

@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 
 use super::context::Context;
 use super::error::ImageError;
+use crate::registry::secret::Redacted;
 use crate::report;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +18,7 @@ pub enum Builder {
     Classic,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BuildRequest {
     /// The reference the image is tagged with when built: `registry/repository:tag`.
     pub tag: String,
@@ -31,6 +32,24 @@ pub struct BuildRequest {
     pub builder: Builder,
     /// For `FROM` lines that name private registries.
     pub registry_auth: HashMap<String, DockerCredentials>,
+}
+
+/// bollard's `DockerCredentials` derives `Debug`, password and all: registries by name only.
+impl std::fmt::Debug for BuildRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildRequest")
+            .field("tag", &self.tag)
+            .field("platform", &self.platform)
+            .field("target", &self.target)
+            .field("build_args", &self.build_args)
+            .field("labels", &self.labels)
+            .field("no_cache", &self.no_cache)
+            .field("pull", &self.pull)
+            .field("cache_from", &self.cache_from)
+            .field("builder", &self.builder)
+            .field("registry_auth", &Redacted::names(self.registry_auth.keys()))
+            .finish()
+    }
 }
 
 /// Builds and returns nothing: the image is found afterwards by its tag.
@@ -172,5 +191,39 @@ impl BuildOutput {
             .map(|(step, _)| step)
             .or_else(|| self.step.take());
         ImageError::Build { step, message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_leaves_registry_passwords_out() {
+        let credentials = DockerCredentials {
+            username: Some("AWS".into()),
+            password: Some("123456789012-auth-token".into()),
+            ..Default::default()
+        };
+        // What the impl is for: bollard's own type prints the password.
+        assert!(format!("{credentials:?}").contains("auth-token"));
+        let request = BuildRequest {
+            tag: "r/x:1".into(),
+            platform: "linux/amd64".into(),
+            target: None,
+            build_args: HashMap::new(),
+            labels: HashMap::new(),
+            no_cache: false,
+            pull: false,
+            cache_from: Vec::new(),
+            builder: Builder::BuildKit,
+            registry_auth: HashMap::from([("r".to_owned(), credentials)]),
+        };
+        let shown = format!("{request:?}");
+        assert!(
+            shown.contains(r#"registry_auth: {"r": <redacted>}"#),
+            "{shown}"
+        );
+        assert!(!shown.contains("auth-token"), "{shown}");
     }
 }

@@ -46,6 +46,8 @@ mod tests {
         );
         assert!(format!("{creds:?}").contains("<redacted>"));
         assert!(!format!("{creds:?}").contains("auth-token"));
+        // The Docker config's `auth` value is the password too, only encoded.
+        assert_eq!(format!("{:?}", creds.docker_auth()), "<redacted>");
         assert_eq!(RegistryCredentials::from_ecr_token("not base64!"), None);
     }
 }

@@ -339,7 +339,23 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::error_fields;
+    use super::{EcrToken, RegistryCredentials, error_fields};
+
+    #[test]
+    fn a_token_debug_prints_no_password() {
+        let token = EcrToken {
+            host: "123456789012.dkr.ecr.us-east-1.amazonaws.com".into(),
+            proxy_endpoint: "https://123456789012.dkr.ecr.us-east-1.amazonaws.com".into(),
+            credentials: RegistryCredentials::from_ecr_token(
+                "QVdTOjEyMzQ1Njc4OTAxMi1hdXRoLXRva2Vu",
+            )
+            .unwrap(),
+            expires_at: None,
+        };
+        let shown = format!("{token:?} {token:#?}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        assert!(!shown.contains("auth-token"), "{shown}");
+    }
 
     #[test]
     fn reads_aws_error_documents_in_either_form() {

@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::error::RunError;
 use crate::buildspec::model::Buildspec;
 use crate::process;
+use crate::registry::secret::Redacted;
 
 #[derive(Debug, Clone)]
 pub struct BuildIdentity {
@@ -21,7 +22,7 @@ pub struct BuildIdentity {
     pub batch_identifier: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Environment {
     pub vars: BTreeMap<String, String>,
     /// Values printed as `***` wherever they appear.
@@ -96,6 +97,16 @@ impl Environment {
             masked = masked.replace(secret.as_str(), "***");
         }
         masked
+    }
+}
+
+/// By name only: the values include secrets and the inherited AWS credentials.
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Environment")
+            .field("vars", &Redacted::names(self.vars.keys()))
+            .field("secrets", &self.secrets.len())
+            .finish()
     }
 }
 
@@ -178,6 +189,20 @@ mod tests {
             secrets: vec!["hunter22".into(), "hunter2".into()],
         };
         assert_eq!(env.mask("pw=hunter22 and hunter2"), "pw=*** and ***");
+        let shown = format!("{env:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn debug_shows_names_not_values() {
+        let env = Environment {
+            vars: BTreeMap::from([("DB_PASSWORD".to_owned(), "s3cr3t-value".to_owned())]),
+            secrets: vec!["s3cr3t-value".into()],
+        };
+        assert_eq!(
+            format!("{env:?}"),
+            r#"Environment { vars: {"DB_PASSWORD": <redacted>}, secrets: 1 }"#
+        );
     }
 
     #[test]

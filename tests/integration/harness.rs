@@ -117,6 +117,7 @@ pub struct Test {
     args: Vec<String>,
     env: Vec<(String, String)>,
     trace: bool,
+    trace_tree: Option<PathBuf>,
 }
 
 impl Test {
@@ -129,6 +130,7 @@ impl Test {
             args: Vec::new(),
             env: Vec::new(),
             trace: false,
+            trace_tree: None,
         }
     }
 
@@ -189,7 +191,16 @@ impl Test {
     }
 
     pub fn run(self) -> Outcome {
-        let mut command = if self.trace {
+        let mut command = if let Some(into) = &self.trace_tree {
+            let mut strace = Command::new("strace");
+            strace
+                .args(["-ff", "-qq", "-v", "-s", "65536", "-e"])
+                .arg("trace=execve,fork,vfork,clone,clone3")
+                .arg("-o")
+                .arg(into.join("pid"))
+                .arg(BIN);
+            strace
+        } else if self.trace {
             let mut strace = Command::new("strace");
             strace
                 .args(["-f", "-qq", "-e", "trace=execve", "-s", "65536", "-o"])
@@ -199,15 +210,7 @@ impl Test {
         } else {
             Command::new(BIN)
         };
-        let output = command
-            .args(&self.args)
-            .current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .expect("run cb-step");
+        let output = self.configure(&mut command).output().expect("run cb-step");
         Outcome {
             status: output.status.code().expect("exited, not killed"),
             stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
@@ -222,30 +225,9 @@ impl Test {
 impl Test {
     /// `run`, and the peak resident set size of cb-step in KiB (`wait4`'s rusage of that one
     /// process, not of every child of the test binary).
-    #[expect(clippy::zombie_processes, reason = "wait4 reaps the child")]
     pub fn run_measured(self) -> (Outcome, u64) {
-        use std::io::Read;
-        use std::process::Stdio;
-        let mut child = Command::new(BIN)
-            .args(&self.args)
-            .current_dir(self.dir.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run cb-step");
-        let read = |mut pipe: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut text = String::new();
-                pipe.read_to_string(&mut text).expect("utf-8 output");
-                text
-            })
-        };
-        let stdout = read(Box::new(child.stdout.take().unwrap()));
-        let stderr = read(Box::new(child.stderr.take().unwrap()));
+        // wait4 reaps the child; `Child` is only its pid here.
+        let (child, stdout, stderr) = self.spawn_piped();
         let pid = i32::try_from(child.id()).unwrap();
         let mut status = 0;
         // SAFETY: rusage is plain data that wait4 fills in; pid is our own unwaited child.
@@ -286,6 +268,7 @@ impl Outcome {
             args: args.into_iter().map(Into::into).collect(),
             env: self.env,
             trace: false,
+            trace_tree: None,
         }
         .run()
     }
@@ -499,4 +482,351 @@ pub fn tally(area: &str, check: &str, tried: u64, bad: u64) {
     let temp = dir.join(format!(".{name}"));
     fs::write(&temp, line).expect("write a tally");
     fs::rename(&temp, dir.join(name)).expect("publish a tally");
+}
+
+impl Test {
+    /// Runs cb-step under `strace -ff -v`: one trace file per process in `into` (a directory
+    /// of the test's own, outside the one cb-step runs in, since the traces hold every
+    /// environment), with each `execve`'s arguments and whole environment, and each fork and
+    /// clone, so that [`process_tree`] can tell which program started which.
+    pub fn traced_tree(mut self, into: &Path) -> Self {
+        self.trace_tree = Some(into.to_owned());
+        self
+    }
+}
+
+impl Outcome {
+    /// A new run in the same directory with the same environment, to be given its arguments
+    /// (and tracing) afresh: `again` with the builder's options.
+    pub fn then(self) -> Test {
+        Test {
+            dir: self.dir,
+            args: Vec::new(),
+            env: self.env,
+            trace: false,
+            trace_tree: None,
+        }
+    }
+}
+
+/// One `execve` of a traced run: what `/proc/<pid>/cmdline` and `/proc/<pid>/environ` held
+/// right after it, for every process however short-lived, which polling `/proc` would miss.
+#[derive(Debug, Clone)]
+pub struct Exec {
+    pub pid: u32,
+    pub program: String,
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    /// Whether the program started (a `PATH` search tries directories that fail first).
+    pub ok: bool,
+    /// Index in the list of the exec whose program started this process; `None` for the
+    /// first one, cb-step itself.
+    pub parent: Option<usize>,
+}
+
+/// Every `execve` in the traces that [`Test::traced_tree`] left in `dir`, each linked to the
+/// program that started it: a process starts as a copy of its parent (clone, fork, vfork),
+/// so it runs its parent's program until its own first successful `execve`.
+pub fn process_tree(dir: &Path) -> Vec<Exec> {
+    enum Event {
+        Spawn(u32),
+        Exec(String, Vec<String>, Vec<String>, bool),
+    }
+    let mut events: std::collections::BTreeMap<u32, Vec<Event>> = Default::default();
+    for entry in fs::read_dir(dir).expect("trace directory") {
+        let path = entry.unwrap().path();
+        let Some(pid) = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .and_then(|e| e.parse().ok())
+        else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&fs::read(&path).unwrap()).into_owned();
+        let list = events.entry(pid).or_default();
+        let mut pending = String::new();
+        for line in text.lines() {
+            // A call another one interrupted is printed in two halves.
+            if let Some(head) = line.strip_suffix(" <unfinished ...>") {
+                pending = head.to_owned();
+                continue;
+            }
+            let joined;
+            let line = match line.split_once(" resumed>") {
+                Some((_, tail)) if line.starts_with("<... ") => {
+                    joined = format!("{}{tail}", std::mem::take(&mut pending));
+                    joined.as_str()
+                }
+                _ => line,
+            };
+            // strace pads short calls: `vfork()                  = 7163`.
+            let result = line.rsplit_once(" = ").map(|(_, r)| r.trim());
+            if ["clone(", "clone3(", "fork(", "vfork("]
+                .iter()
+                .any(|call| line.starts_with(call))
+            {
+                if let Some(child) = result.and_then(|r| r.parse::<u32>().ok()) {
+                    list.push(Event::Spawn(child));
+                }
+            } else if let Some(rest) = line.strip_prefix("execve(") {
+                let mut strings = c_strings(rest);
+                let program = strings.0.remove(0);
+                let ok = result == Some("0");
+                list.push(Event::Exec(program, strings.1, strings.2, ok));
+            }
+        }
+    }
+    let spawned: std::collections::HashSet<u32> = events
+        .values()
+        .flatten()
+        .filter_map(|e| match e {
+            Event::Spawn(child) => Some(*child),
+            Event::Exec(..) => None,
+        })
+        .collect();
+    let mut execs = Vec::new();
+    let mut queue: std::collections::VecDeque<(u32, Option<usize>)> = events
+        .keys()
+        .filter(|pid| !spawned.contains(pid))
+        .map(|pid| (*pid, None))
+        .collect();
+    while let Some((pid, mut current)) = queue.pop_front() {
+        for event in events.get(&pid).into_iter().flatten() {
+            match event {
+                Event::Spawn(child) => queue.push_back((*child, current)),
+                Event::Exec(program, argv, env, ok) => {
+                    execs.push(Exec {
+                        pid,
+                        program: program.clone(),
+                        argv: argv.clone(),
+                        env: env.clone(),
+                        ok: *ok,
+                        parent: current,
+                    });
+                    if *ok {
+                        current = Some(execs.len() - 1);
+                    }
+                }
+            }
+        }
+    }
+    execs
+}
+
+/// `"path", ["arg", …], ["VAR=value", …]…` as strace prints it: the first string, then the
+/// strings of the first and second arrays, with C escapes decoded.
+fn c_strings(text: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let (mut lists, mut depth, mut chars) = (vec![Vec::new(); 3], 0usize, text.chars());
+    let mut arrays = 0;
+    while let Some(c) = chars.next() {
+        match c {
+            '[' => {
+                depth += 1;
+                arrays += 1;
+            }
+            ']' => depth = depth.saturating_sub(1),
+            '"' => {
+                let mut bytes = Vec::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => match chars.next() {
+                            Some('n') => bytes.push(b'\n'),
+                            Some('t') => bytes.push(b'\t'),
+                            Some('r') => bytes.push(b'\r'),
+                            Some('x') => {
+                                let hex: String = chars.by_ref().take(2).collect();
+                                bytes.push(u8::from_str_radix(&hex, 16).unwrap_or(b'?'));
+                            }
+                            Some(d @ '0'..='7') => {
+                                let mut value = d.to_digit(8).unwrap();
+                                let rest = chars.clone().take(2).take_while(|c| c.is_digit(8));
+                                for digit in rest.collect::<Vec<_>>() {
+                                    value = value * 8 + digit.to_digit(8).unwrap();
+                                    chars.next();
+                                }
+                                bytes.push(u8::try_from(value).unwrap_or(b'?'));
+                            }
+                            Some(other) => {
+                                bytes.extend_from_slice(other.to_string().as_bytes());
+                            }
+                            None => break,
+                        },
+                        other => bytes.extend_from_slice(other.to_string().as_bytes()),
+                    }
+                }
+                let string = String::from_utf8_lossy(&bytes).into_owned();
+                let slot = if depth == 0 { 0 } else { arrays.min(2) };
+                lists[slot].push(string);
+            }
+            ')' if depth == 0 => break,
+            _ => {}
+        }
+    }
+    let env = lists.pop().unwrap();
+    let argv = lists.pop().unwrap();
+    (lists.pop().unwrap(), argv, env)
+}
+
+/// What a file is, to tell whether anything touched it: size, modification time, mode and
+/// sha256 of a file; the target of a symlink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub mode: u32,
+    pub content: String,
+}
+
+/// Every file under `root` (symlinks as links, not followed), by path relative to `root`;
+/// none when there is no `root`.
+pub fn fingerprints(root: &Path) -> std::collections::BTreeMap<String, Fingerprint> {
+    use sha2::Digest as _;
+    use std::os::unix::fs::MetadataExt;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack: Vec<_> = root.is_dir().then(|| root.to_owned()).into_iter().collect();
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let content = if meta.file_type().is_symlink() {
+                format!("-> {}", fs::read_link(&path).unwrap().display())
+            } else {
+                format!("{:x}", sha2::Sha256::digest(fs::read(&path).unwrap()))
+            };
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            out.insert(
+                rel,
+                Fingerprint {
+                    size: meta.len(),
+                    mtime_ns: i128::from(meta.mtime()) * 1_000_000_000
+                        + i128::from(meta.mtime_nsec()),
+                    mode: meta.mode(),
+                    content,
+                },
+            );
+        }
+    }
+    out
+}
+
+type Reader = std::thread::JoinHandle<String>;
+
+impl Test {
+    /// The arguments, directory and environment of every run.
+    fn configure<'a>(&self, command: &'a mut Command) -> &'a mut Command {
+        command
+            .args(&self.args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+    }
+
+    /// cb-step started as `run` starts it, with threads reading its stdout and stderr.
+    fn spawn_piped(&self) -> (std::process::Child, Reader, Reader) {
+        use std::io::Read;
+        use std::process::Stdio;
+        let mut child = self
+            .configure(&mut Command::new(BIN))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run cb-step");
+        let read = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                pipe.read_to_string(&mut text).expect("utf-8 output");
+                text
+            })
+        };
+        let stdout = read(Box::new(child.stdout.take().unwrap()));
+        let stderr = read(Box::new(child.stderr.take().unwrap()));
+        (child, stdout, stderr)
+    }
+
+    /// `run`, calling `watch` with cb-step's pid every few milliseconds while it runs, to look
+    /// at it and its children in `/proc`.
+    pub fn run_watched(self, mut watch: impl FnMut(u32)) -> Outcome {
+        let (mut child, stdout, stderr) = self.spawn_piped();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            watch(child.id());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        Outcome {
+            status: status.code().expect("exited, not killed"),
+            stdout: stdout.join().unwrap(),
+            stderr: stderr.join().unwrap(),
+            args: self.args,
+            env: self.env,
+            dir: self.dir,
+        }
+    }
+}
+
+/// `root` and its descendants as `/proc` shows them now: each one's program
+/// (`/proc/<pid>/exe`), `cmdline` and `environ`, linked to its parent as [`process_tree`]
+/// links them. A process that ends while being read is left out.
+pub fn proc_tree(root: u32) -> Vec<Exec> {
+    let read = |pid: u32, what: &str| fs::read(format!("/proc/{pid}/{what}")).ok();
+    let split = |bytes: Vec<u8>| -> Vec<String> {
+        bytes
+            .split(|b| *b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect()
+    };
+    // (pid, parent pid) of every process; the command name in `stat` may hold spaces and
+    // parentheses, so the fields are counted from its last `)`.
+    let parents: Vec<(u32, u32)> = fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = String::from_utf8(read(pid, "stat")?).ok()?;
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut execs: Vec<Exec> = Vec::new();
+    let mut queue = std::collections::VecDeque::from([(root, None)]);
+    while let Some((pid, parent)) = queue.pop_front() {
+        let (Some(cmdline), Some(environ), Ok(exe)) = (
+            read(pid, "cmdline"),
+            read(pid, "environ"),
+            fs::read_link(format!("/proc/{pid}/exe")),
+        ) else {
+            continue;
+        };
+        execs.push(Exec {
+            pid,
+            program: exe.to_string_lossy().into_owned(),
+            argv: split(cmdline),
+            env: split(environ),
+            ok: true,
+            parent,
+        });
+        let index = execs.len() - 1;
+        for (child, _) in parents.iter().filter(|(_, ppid)| *ppid == pid) {
+            queue.push_back((*child, Some(index)));
+        }
+    }
+    execs
 }

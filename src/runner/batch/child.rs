@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::process::Ended;
+use crate::registry::secret::Redacted;
 use crate::runner::error::RunError;
 
 /// Which batch a build belongs to, and its place in it.
@@ -27,11 +28,21 @@ pub struct ChildOf {
     pub build_number: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ChildSettings {
     pub of: ChildOf,
     /// The build's `env.variables`, then the batch's `--env-file` and `--env`: later win.
     pub env: Vec<(String, String)>,
+}
+
+/// The variables by name only: `--env` values may be secrets.
+impl std::fmt::Debug for ChildSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildSettings")
+            .field("of", &self.of)
+            .field("env", &Redacted::names(self.env.iter().map(|(k, _)| k)))
+            .finish()
+    }
 }
 
 impl ChildSettings {
@@ -222,6 +233,7 @@ mod tests {
             ],
         };
         assert_eq!(ChildSettings::decode(&settings.encode()).unwrap(), settings);
+        assert!(!format!("{settings:?}").contains("line"));
         assert!(ChildSettings::decode(b"a\0b\0").is_err());
         assert!(ChildSettings::decode(b"a\0b\0x\0").is_err());
     }
