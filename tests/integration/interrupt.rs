@@ -313,8 +313,9 @@ pub fn tagged(repository: &str, tag: &str) -> bool {
 }
 
 /// Polls for `bound` that the registry's uploads into `repository` have stopped (no byte more
-/// for a second) and no manifest was tagged `tag`: the push is not carrying on without
-/// cb-step. True when it stopped.
+/// for two seconds, where a running push of random bytes sends megabytes a second) and no
+/// manifest was tagged `tag`: the push is not carrying on without cb-step. True when it
+/// stopped.
 pub fn push_stopped(repository: &str, tag: &str, bound: Duration) -> bool {
     let started = Instant::now();
     let mut last = (uploading(repository), Instant::now());
@@ -326,7 +327,7 @@ pub fn push_stopped(repository: &str, tag: &str, bound: Duration) -> bool {
         let now = uploading(repository);
         if now != last.0 {
             last = (now, Instant::now());
-        } else if last.1.elapsed() >= Duration::from_secs(1) {
+        } else if last.1.elapsed() >= Duration::from_secs(2) {
             return !tagged(repository, tag);
         }
     }
