@@ -355,9 +355,18 @@ impl Drop for Scenario {
     /// What a run left under the test's own names: the image in the shared daemon (when the
     /// build got that far), and the registry's abandoned upload.
     fn drop(&mut self) {
-        let _ = Command::new("docker")
-            .args(["rmi", "--force", &self.reference()])
-            .output();
+        let name = format!("{}/{}", Bed::get().registry(), self.repo);
+        let tags = Command::new("docker")
+            .args(["images", "--format", "{{.Repository}}:{{.Tag}}", &name])
+            .output()
+            .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+            .unwrap_or_default();
+        // Every tag: `v1` and the content key's.
+        for tag in tags.lines() {
+            let _ = Command::new("docker")
+                .args(["rmi", "--force", tag])
+                .output();
+        }
         forget_uploads(&self.repo);
     }
 }
