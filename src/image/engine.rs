@@ -57,10 +57,13 @@ pub fn is_disconnect(e: &bollard::errors::Error) -> bool {
 const LOST_GRACE: Duration = Duration::from_millis(500);
 
 /// Notices the daemon going away. Its `/events` stream, filtered to the daemon's own events so
-/// that it stays quiet, ends when dockerd exits, killed or stopped: a push retried against a
+/// that it stays quiet, breaks when dockerd exits, killed or stopped: a push retried against a
 /// restarted daemon would otherwise carry on as if nothing had happened. A daemon that is
 /// stopping (SIGTERM) first stops listening and kills its builds' containers, and a build
-/// fails with exit 137 before the watch ends: `during` asks the daemon afresh then.
+/// fails with exit 137 before the watch breaks: `during` asks the daemon afresh then.
+///
+/// Only a broken connection counts. An answer that refuses the stream, or a stream that ends
+/// cleanly (a socket proxy's timeout, say), leaves the run without a watch, not failed.
 pub struct Watch {
     lost: watch::Receiver<Option<String>>,
 }
@@ -75,8 +78,17 @@ impl Watch {
             let why = loop {
                 match events.next().await {
                     Some(Ok(_)) => {}
-                    Some(Err(e)) => break format!("its connection broke: {e}"),
-                    None => break "it closed its connection".to_owned(),
+                    Some(Err(e)) if is_disconnect(&e) => {
+                        break format!("its connection broke: {e}");
+                    }
+                    Some(Err(e)) => {
+                        tracing::debug!("no watch on the Docker daemon: {e}");
+                        return;
+                    }
+                    None => {
+                        tracing::debug!("no watch on the Docker daemon: its event stream ended");
+                        return;
+                    }
                 }
             };
             let _ = tell.send(Some(why));
@@ -96,7 +108,7 @@ impl Watch {
     {
         let cause: Box<dyn std::error::Error + Send + Sync> = tokio::select! {
             biased;
-            why = gone(self.lost.clone()) => Box::new(Detail(why)),
+            why = gone_for_good(self.lost.clone()) => Box::new(Detail(why)),
             result = work => match result {
                 Ok(value) => return Ok(value),
                 // A daemon shutting down stops listening at once, but reports what its
@@ -130,7 +142,18 @@ async fn answers() -> bool {
     )
 }
 
-/// Why the daemon went away, once it has; never, if the watch itself was dropped.
+/// Why the daemon went away, once the watch broke and a ping on a new connection confirms it.
+/// Otherwise never: `work`'s own outcome decides.
+async fn gone_for_good(lost: watch::Receiver<Option<String>>) -> String {
+    let why = gone(lost).await;
+    if answers().await {
+        std::future::pending().await
+    } else {
+        why
+    }
+}
+
+/// Why the watch broke, once it has; never, if it ended without breaking.
 async fn gone(mut lost: watch::Receiver<Option<String>>) -> String {
     let why = match lost.wait_for(Option::is_some).await {
         Ok(why) => why.clone(),
