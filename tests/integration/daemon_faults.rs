@@ -2,8 +2,9 @@
 //! error naming the daemon's socket, exit 9, and nothing recorded.
 //!
 //! The shared daemon is never touched: each test starts a dockerd of its own (with its own
-//! containerd, data root and socket) and points cb-step at it with `DOCKER_HOST`. Nothing can
-//! be pulled into it, so its base image is Debian's static busybox, imported from a tar.
+//! containerd, data root, exec root, bridge and socket; several run side by side) and points
+//! cb-step at it with `DOCKER_HOST`. Nothing can be pulled into it, so its base image is
+//! Debian's static busybox, imported from a tar.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
