@@ -47,6 +47,12 @@ pub enum Error {
     Record(#[from] RecordError),
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// `build-push`: SIGINT or SIGTERM; the work in hand was dropped, and the daemon with it.
+    #[error(
+        "stopped by {}: the daemon's build or push was cancelled, and nothing was recorded",
+        crate::process::signal_name(*signal)
+    )]
+    Stopped { signal: i32 },
 }
 
 impl Error {
@@ -82,9 +88,11 @@ impl Error {
                 | ImageError::DuplicateContainer { .. }
                 | ImageError::UnknownRepository { .. },
             ) => exit_code::INPUT,
-            Error::Image(ImageError::NoDaemon { .. } | ImageError::Engine { .. }) => {
-                exit_code::DAEMON
-            }
+            Error::Image(
+                ImageError::NoDaemon { .. }
+                | ImageError::DaemonLost { .. }
+                | ImageError::Engine { .. },
+            ) => exit_code::DAEMON,
             Error::Image(ImageError::Build { .. } | ImageError::Platform { .. }) => {
                 exit_code::BUILD
             }
@@ -96,6 +104,7 @@ impl Error {
             }
             Error::Manifest(e) if e.is_usage() => exit_code::USAGE,
             Error::Manifest(_) => exit_code::INPUT,
+            Error::Stopped { signal } => exit_code::stopped_by(*signal),
         }
     }
 
@@ -104,7 +113,7 @@ impl Error {
             Error::BuildspecRead { .. } => {
                 Some("pass the buildspec's path, or run from the source directory that holds buildspec.yml".into())
             }
-            Error::Lint(_) | Error::BuildFailed(_) => None,
+            Error::Lint(_) | Error::BuildFailed(_) | Error::Stopped { .. } => None,
             Error::Run(e) => e.hint(),
             Error::Login(e) => e.hint(),
             Error::DockerConfig(e) => e.hint(),

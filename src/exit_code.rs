@@ -21,9 +21,17 @@ pub const UNREACHABLE: i32 = 6;
 pub const BUILD: i32 = 7;
 /// Pushing, verifying or tagging in the registry failed, or an immutable tag is taken.
 pub const PUSH: i32 = 8;
-/// No Docker daemon answered, or it failed outside the build itself.
+/// No Docker daemon answered, it went away (stopped or restarted) during a build or push, or it
+/// failed outside the build itself.
 pub const DAEMON: i32 = 9;
 /// `run`: the build ran and did not succeed (a phase or UPLOAD_ARTIFACTS failed). An invalid
 /// buildspec, which fails DOWNLOAD_SOURCE before any phase, exits 3; a build stopped by
 /// SIGINT or SIGTERM exits 130 or 143.
 pub const BUILD_FAILED: i32 = 10;
+
+/// Stopped by a signal: 128 + its number, as a shell reports a command it killed, so SIGINT
+/// gives 130 and SIGTERM 143. `run` and `build-push` both end this way, after cancelling their
+/// work.
+pub fn stopped_by(signal: i32) -> i32 {
+    128 + signal
+}

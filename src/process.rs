@@ -107,6 +107,13 @@ extern "C" fn forward(signal: libc::c_int) {
 /// shields from signals it has no handler for, SIGTERM is still passed on.
 pub fn forward_signals() {
     escalate_after_signal();
+    catch_signals();
+}
+
+/// Catches SIGINT and SIGTERM: the first is noted (`received_signal`), and each is passed on
+/// to the running command's group, if there is one. Alone, for commands that stop their own
+/// work when told (`build-push`, through `stop_signal`), instead of dying with it half done.
+pub fn catch_signals() {
     for signal in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: the handler only touches atomics and calls kill(2).
         unsafe {
@@ -124,6 +131,25 @@ pub fn received_signal() -> Option<i32> {
     match RECEIVED.load(std::sync::atomic::Ordering::SeqCst) {
         0 => None,
         signal => Some(signal),
+    }
+}
+
+/// Resolves to the first SIGINT or SIGTERM once `catch_signals` has caught one. It polls: a
+/// signal handler may not wake a task, and 20 ms is nothing next to a build.
+pub async fn stop_signal() -> i32 {
+    loop {
+        if let Some(signal) = received_signal() {
+            return signal;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+pub fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        _ => "a signal",
     }
 }
 

@@ -27,13 +27,29 @@ use crate::registry::reference::is_valid_tag;
 use crate::registry::{digest::Digest, ecr_host};
 use crate::{docker_config, env_vars, process, report};
 
+/// How long a stopped run waits for blocking work (a context file being read) before exiting.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
 pub fn execute(config: BuildPushConfig) -> Result<(), Error> {
+    // From here on SIGINT and SIGTERM are noted, not the default death halfway through.
+    process::catch_signals();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;
-    runtime.block_on(build_push(config))
+    let result = runtime.block_on(async {
+        tokio::select! {
+            biased;
+            result = build_push(config) => result,
+            // Dropping the work closes its connections, and the daemon cancels what they
+            // started: a build (the classic builder kills and removes its RUN container) or a
+            // push. The record is written after the pushes, so none is.
+            signal = process::stop_signal() => Err(Error::Stopped { signal }),
+        }
+    });
+    runtime.shutdown_timeout(STOP_GRACE);
+    result
 }
 
 /// Where the image goes, and with which credentials.
@@ -86,10 +102,15 @@ async fn build_push(config: BuildPushConfig) -> Result<(), Error> {
     }
     let targets = resolve_targets(&config).await?;
     let docker = engine::connect().await?;
+    let watch = engine::Watch::start(&docker);
     let config = &config;
     if !config.many {
         let builds = Semaphore::new(1);
-        let shipped = ship(config, &docker, &builds, &config.images[0], &targets[0]).await?;
+        let on = Engine {
+            docker: &docker,
+            watch: &watch,
+        };
+        let shipped = ship(config, on, &builds, &config.images[0], &targets[0]).await?;
         BuildRecord::upsert(&config.record, shipped.entry)?;
         println!("{}", shipped.reference);
         return Ok(());
@@ -105,15 +126,17 @@ async fn build_push(config: BuildPushConfig) -> Result<(), Error> {
     let mut outcomes: Vec<(usize, Result<Shipped, Error>, Duration)> =
         stream::iter(config.images.iter().zip(&targets).enumerate())
             .map(|(index, (image, target))| {
-                let (docker, builds) = (&docker, &builds);
+                let builds = &builds;
+                let on = Engine {
+                    docker: &docker,
+                    watch: &watch,
+                };
                 async move {
                     let started = Instant::now();
                     let prefix = format!("[{}] ", image.container);
-                    let result = report::prefixed(
-                        prefix.clone(),
-                        ship(config, docker, builds, image, target),
-                    )
-                    .await;
+                    let result =
+                        report::prefixed(prefix.clone(), ship(config, on, builds, image, target))
+                            .await;
                     if let Err(error) = &result {
                         for line in error.render().lines() {
                             eprintln!("{prefix}{line}");
@@ -241,10 +264,17 @@ fn content(builder: Builder, image: &ImageSpec) -> Result<(Context, Vec<u8>, Con
     Ok((context, dockerfile, key))
 }
 
+/// The daemon, and the watch on whether it is still there.
+#[derive(Clone, Copy)]
+struct Engine<'a> {
+    docker: &'a Docker,
+    watch: &'a engine::Watch,
+}
+
 /// One image: context → content key → (reuse | build → tag → push → verify) → record.
 async fn ship(
     config: &BuildPushConfig,
-    docker: &Docker,
+    Engine { docker, watch }: Engine<'_>,
     builds: &Semaphore,
     image: &ImageSpec,
     target: &Target,
@@ -322,25 +352,36 @@ async fn ship(
         registry_auth,
     };
     let started = Instant::now();
-    build::build(docker, context, &request).await?;
-    let image_id = check_platform(docker, &primary, &image.platform).await?;
-    report::line(&format!(
-        "build-push: built {image_id} in {:.1}s",
-        started.elapsed().as_secs_f64()
-    ));
-    for tag in &tags[1..] {
-        let options = TagImageOptionsBuilder::default()
-            .repo(&target.reference())
-            .tag(tag)
-            .build();
-        docker
-            .tag_image(&primary, Some(options))
-            .await
-            .map_err(engine_error("tag the image"))?;
-    }
+    let building = async {
+        build::build(docker, context, &request).await?;
+        let image_id = check_platform(docker, &primary, &image.platform).await?;
+        report::line(&format!(
+            "build-push: built {image_id} in {:.1}s",
+            started.elapsed().as_secs_f64()
+        ));
+        for tag in &tags[1..] {
+            let options = TagImageOptionsBuilder::default()
+                .repo(&target.reference())
+                .tag(tag)
+                .build();
+            docker
+                .tag_image(&primary, Some(options))
+                .await
+                .map_err(engine_error("tag the image"))?;
+        }
+        Ok::<_, ImageError>(image_id)
+    };
+    let image_id = watch
+        .during(&format!("building `{primary}`"), building)
+        .await?;
 
     let digest = if config.push {
-        Some(publish(docker, target, &tags, &image_id).await?)
+        let pushing = publish(docker, target, &tags, &image_id);
+        Some(
+            watch
+                .during(&format!("pushing `{primary}`"), pushing)
+                .await?,
+        )
     } else {
         report::line(&format!("build-push: not pushed (--no-push): {primary}"));
         None

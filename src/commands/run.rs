@@ -147,7 +147,7 @@ fn run_batch(
     match verdict {
         Verdict::Succeeded => Ok(()),
         Verdict::Failed => Err(Error::BuildFailed(crate::exit_code::BUILD_FAILED)),
-        Verdict::Stopped(signal) => Err(Error::BuildFailed(128 + signal)),
+        Verdict::Stopped(signal) => Err(Error::BuildFailed(crate::exit_code::stopped_by(signal))),
     }
 }
 
@@ -348,7 +348,7 @@ fn single(
         summary(&reports, status, started, &config.artifacts);
     }
     match (outcome.signal, failed) {
-        (Some(signal), _) => Err(Error::BuildFailed(128 + signal)),
+        (Some(signal), _) => Err(Error::BuildFailed(crate::exit_code::stopped_by(signal))),
         (None, true) => Err(Error::BuildFailed(crate::exit_code::BUILD_FAILED)),
         (None, false) => Ok(()),
     }

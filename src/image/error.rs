@@ -47,6 +47,15 @@ pub enum ImageError {
         #[source]
         detail: Detail,
     },
+    #[error("the Docker daemon at `{socket}` went away while {doing}")]
+    DaemonLost {
+        socket: String,
+        /// `building `repo:tag``, `pushing …`.
+        doing: String,
+        /// What the build or push said, or how the watch on the daemon ended.
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error("the Docker daemon failed to {action}")]
     Engine {
         action: String,
@@ -153,6 +162,9 @@ impl ImageError {
             ),
             ImageError::NoDaemon { .. } => {
                 "in CodeBuild, enable privileged mode for the project (Environment → Privileged) so Docker runs in the build container; locally, start dockerd or set `DOCKER_HOST`".into()
+            }
+            ImageError::DaemonLost { .. } => {
+                "dockerd stopped or restarted (its log says why); nothing was recorded for this image, so run cb-step again once `docker info` answers".into()
             }
             ImageError::NoDockerfile { .. } => {
                 "pass `--file PATH`, or give the context directory that holds it: `cb-step build-push DIR …`".into()

@@ -4,7 +4,9 @@ mod harness;
 
 mod build_push;
 mod build_push_errors;
+mod build_signals;
 mod cli;
+mod daemon_faults;
 mod dockerignore;
 mod ecr_login;
 mod ecr_login_errors;
@@ -12,6 +14,7 @@ mod emit_errors;
 mod emit_imagedefs;
 mod emit_record;
 mod files;
+mod interrupt;
 mod lint;
 mod monorepo;
 mod run_artifacts;

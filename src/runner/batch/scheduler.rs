@@ -314,7 +314,11 @@ fn build(child: &ChildPlan, of: ChildOf, settings: &Settings<'_>, stop: &AtomicI
     let stopped = || stop.load(Ordering::SeqCst) != 0;
     match child::run(&launch, stop) {
         Ok(Ended::Exited(0)) => finish(Status::Succeeded, None),
-        Ok(Ended::Exited(code)) if code == 128 + libc::SIGINT || code == 128 + libc::SIGTERM => {
+        Ok(Ended::Exited(code))
+            if [libc::SIGINT, libc::SIGTERM]
+                .map(crate::exit_code::stopped_by)
+                .contains(&code) =>
+        {
             finish(Status::Stopped, None)
         }
         Ok(Ended::Exited(crate::exit_code::BUILD_FAILED)) => finish(Status::Failed, None),
