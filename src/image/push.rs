@@ -9,9 +9,20 @@ use futures_util::StreamExt;
 
 use super::error::ImageError;
 use crate::registry::digest::Digest;
+use crate::registry::http::back_off;
 
-/// Attempts for a push whose failure looks transient (resets, 5xx, throttling).
+/// Attempts for a push whose failure looks transient (resets, 5xx, throttling). dockerd
+/// retries a failed layer upload itself (5 attempts, 5 s, 10 s, … apart); a push that failed
+/// while a layer was in those retries is not started again, so a registry that keeps failing
+/// uploads ends the push in bounded time instead of three times dockerd's.
 const ATTEMPTS: u32 = 3;
+
+/// Why one push did not give a digest. An empty message: the stream ended without one.
+struct Failed {
+    message: String,
+    /// dockerd was retrying a layer (`Retrying in N seconds`) when the push failed.
+    daemon_retried: bool,
+}
 
 #[derive(Debug, Clone)]
 pub struct Pushed {
@@ -33,25 +44,33 @@ pub async fn push(
     let reference = format!("{name}:{tag}");
     let mut attempt = 1;
     loop {
-        match push_once(docker, name, tag, credentials).await {
+        let failed = match push_once(docker, name, tag, credentials).await {
             Ok(pushed) => return Ok(pushed),
-            Err(message) if attempt < ATTEMPTS && is_transient(&message) => {
-                let wait = Duration::from_millis(500 * 2u64.pow(attempt - 1));
-                tracing::warn!("push of {reference} failed ({message}); retrying in {wait:?}");
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
-            Err(message) if message.is_empty() => {
-                return Err(ImageError::NoDigest { reference });
-            }
-            Err(message) => {
-                return Err(ImageError::Push {
-                    reference,
-                    message,
-                    anonymous: credentials.username.is_none(),
-                });
-            }
+            Err(failed) => failed,
+        };
+        let transient = is_transient(&failed.message);
+        if transient && attempt < ATTEMPTS && !failed.daemon_retried {
+            let what = format!("push of {reference} failed ({})", failed.message);
+            back_off(Duration::from_millis(500), attempt, &what).await;
+            attempt += 1;
+            continue;
         }
+        if failed.message.is_empty() {
+            return Err(ImageError::NoDigest { reference });
+        }
+        let message = if failed.daemon_retried {
+            format!("{} (dockerd retried the upload itself)", failed.message)
+        } else if transient {
+            format!("{} (gave up after {attempt} attempts)", failed.message)
+        } else {
+            failed.message
+        };
+        return Err(ImageError::Push {
+            reference,
+            message,
+            anonymous: credentials.username.is_none(),
+            transient,
+        });
     }
 }
 
@@ -60,29 +79,46 @@ async fn push_once(
     name: &str,
     tag: &str,
     credentials: &DockerCredentials,
-) -> Result<Pushed, String> {
+) -> Result<Pushed, Failed> {
     let started = Instant::now();
     let options = PushImageOptionsBuilder::default().tag(tag).build();
     let mut stream = docker.push_image(name, Some(options), Some(credentials.clone()));
     let mut digest = None;
     let (mut uploaded, mut present) = (0, 0);
+    // bollard's push records carry no layer id, so this is "dockerd retried a layer and no
+    // layer got pushed since": true when uploads keep failing, false once a retry went through.
+    let mut retrying = false;
+    let failed = |message: String, retrying: bool| Failed {
+        message,
+        daemon_retried: retrying,
+    };
     while let Some(item) = stream.next().await {
-        let info = item.map_err(|e| match e {
-            bollard::errors::Error::DockerStreamError { error } => error,
-            other => other.to_string(),
+        let info = item.map_err(|e| {
+            let message = match e {
+                bollard::errors::Error::DockerStreamError { error } => error,
+                other => other.to_string(),
+            };
+            failed(message, retrying)
         })?;
         let Some(status) = info.status else { continue };
         match status.as_str() {
-            "Pushed" => uploaded += 1,
+            "Pushed" => {
+                uploaded += 1;
+                retrying = false;
+            }
             "Layer already exists" => present += 1,
+            s if s.starts_with("Retrying in ") => {
+                tracing::debug!("push of {name}:{tag}: dockerd: {s}");
+                retrying = true;
+            }
             _ => {}
         }
         if let Some((_, rest)) = status.split_once(": digest: ") {
             let value = rest.split_whitespace().next().unwrap_or_default();
-            digest = Some(Digest::parse(value).map_err(|e| e.to_string())?);
+            digest = Some(Digest::parse(value).map_err(|e| failed(e.to_string(), retrying))?);
         }
     }
-    let digest = digest.ok_or_else(String::new)?;
+    let digest = digest.ok_or_else(|| failed(String::new(), retrying))?;
     Ok(Pushed {
         digest,
         layers_uploaded: uploaded,

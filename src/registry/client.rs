@@ -9,7 +9,7 @@ use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 
 use super::credentials::RegistryCredentials;
 use super::digest::Digest;
-use super::http::{Http, Response, basic};
+use super::http::{Http, Response, back_off, basic};
 use super::login_error::Detail;
 
 const ACCEPTED: &str = "application/vnd.oci.image.manifest.v1+json, \
@@ -23,6 +23,15 @@ pub enum RegistryError {
     #[error("cannot reach registry `{host}`")]
     Unreachable {
         host: String,
+        #[source]
+        detail: Detail,
+    },
+    #[error("registry `{host}` failed to {action}: HTTP {status} on each of {attempts} attempts")]
+    Unavailable {
+        host: String,
+        action: String,
+        status: u16,
+        attempts: u32,
         #[source]
         detail: Detail,
     },
@@ -43,6 +52,9 @@ impl RegistryError {
                 "the credentials may not read or write this repository; check the IAM policy (or the registry's permissions)".into(),
             ),
             RegistryError::Unreachable { .. } => Some("check the network path to the registry".into()),
+            RegistryError::Unavailable { .. } => Some(
+                "the registry is failing or throttling (HTTP 5xx/429); retry the build later".into(),
+            ),
             RegistryError::Status { .. } => None,
         }
     }
@@ -165,7 +177,8 @@ impl RegistryClient {
     }
 
     /// Sends with basic auth; on a bearer challenge, fetches a token and sends again. Connection
-    /// failures, timeouts, 5xx and 429 are retried with backoff.
+    /// failures, timeouts, resets of these idempotent requests, 5xx and 429 are retried: at
+    /// most `ATTEMPTS` sends, 0.3 s then 0.6 s apart.
     async fn send(
         &self,
         action: &str,
@@ -195,18 +208,18 @@ impl RegistryClient {
                 Ok(r) => r.status >= 500 || r.status == 429,
             };
             if retry && attempt < ATTEMPTS {
-                let wait = Duration::from_millis(300 * 2u64.pow(attempt - 1));
-                tracing::warn!(
-                    "registry {}: {action} failed, retrying in {wait:?}",
-                    self.host
-                );
-                tokio::time::sleep(wait).await;
+                let what = format!("registry {}: {action} failed", self.host);
+                back_off(Duration::from_millis(300), attempt, &what).await;
                 attempt += 1;
                 continue;
             }
             let response = result.map_err(|f| RegistryError::Unreachable {
                 host: self.host.clone(),
-                detail: Detail(f.message),
+                detail: Detail(if attempt > 1 {
+                    format!("{} (on each of {attempt} attempts)", f.message)
+                } else {
+                    f.message
+                }),
             })?;
             if response.status == 401 && bearer.is_none() {
                 let challenge = response
@@ -276,11 +289,24 @@ impl RegistryClient {
             return Ok(response);
         }
         let body = String::from_utf8_lossy(&response.body);
-        Err(RegistryError::Status {
-            host: self.host.clone(),
-            action: action.to_owned(),
-            status: response.status,
-            detail: Detail(body.trim().chars().take(300).collect()),
+        let detail = Detail(body.trim().chars().take(300).collect());
+        let (host, action, status) = (self.host.clone(), action.to_owned(), response.status);
+        // `send` retried these already: the registry answered so on every attempt.
+        Err(if status >= 500 || status == 429 {
+            RegistryError::Unavailable {
+                host,
+                action,
+                status,
+                attempts: ATTEMPTS,
+                detail,
+            }
+        } else {
+            RegistryError::Status {
+                host,
+                action,
+                status,
+                detail,
+            }
         })
     }
 }

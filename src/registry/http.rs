@@ -60,6 +60,9 @@ impl Http {
         headers: &[(&str, String)],
         body: Bytes,
     ) -> Result<Response, Failure> {
+        // A request that fails once sent (a reset mid-request, a cut answer) may have reached the
+        // registry; only an idempotent one (GET, HEAD, PUT of a manifest) is safe to send again.
+        let idempotent = method.is_idempotent();
         let mut request = Request::builder().method(method).uri(url);
         for (name, value) in headers {
             request = request.header(*name, value);
@@ -70,14 +73,14 @@ impl Http {
         })?;
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| Failure {
-                transient: e.is_connect(),
+                transient: e.is_connect() || idempotent,
                 message: chain(&e),
             })?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             let body = response.into_body().collect().await.map_err(|e| Failure {
                 message: chain(&e),
-                transient: true,
+                transient: idempotent,
             })?;
             Ok(Response {
                 status,
@@ -94,6 +97,14 @@ impl Http {
                 })
             })
     }
+}
+
+/// Waits before the retry that follows `attempt` (1-based): `first`, then twice as long each
+/// time. Callers bound the attempts, so the waits add up to at most `first × (2^attempts − 1)`.
+pub async fn back_off(first: Duration, attempt: u32, what: &str) {
+    let wait = first * 2u32.pow(attempt - 1);
+    tracing::warn!("{what}; retrying in {wait:?}");
+    tokio::time::sleep(wait).await;
 }
 
 /// An error and its causes on one line: the useful part (refused, certificate, DNS) is deep.
