@@ -9,14 +9,13 @@ use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 
 use super::credentials::RegistryCredentials;
 use super::digest::Digest;
-use super::http::{Http, Response, back_off, basic};
+use super::http::{ATTEMPTS, Http, Response, basic, is_unavailable};
 use super::login_error::Detail;
 
 const ACCEPTED: &str = "application/vnd.oci.image.manifest.v1+json, \
     application/vnd.docker.distribution.manifest.v2+json, \
     application/vnd.oci.image.index.v1+json, \
     application/vnd.docker.distribution.manifest.list.v2+json";
-const ATTEMPTS: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -177,8 +176,8 @@ impl RegistryClient {
     }
 
     /// Sends with basic auth; on a bearer challenge, fetches a token and sends again. Connection
-    /// failures, timeouts, resets of these idempotent requests, 5xx and 429 are retried: at
-    /// most `ATTEMPTS` sends, 0.3 s then 0.6 s apart.
+    /// failures, timeouts, resets of these idempotent requests, 5xx and 429 are retried (see
+    /// `Http::send_retrying`).
     async fn send(
         &self,
         action: &str,
@@ -189,7 +188,7 @@ impl RegistryClient {
         body: Bytes,
     ) -> Result<Response, RegistryError> {
         let mut bearer: Option<String> = None;
-        let mut attempt = 1;
+        let what = format!("registry {}: {action}", self.host);
         loop {
             let mut all: Vec<(&str, String)> = headers.to_vec();
             match (&bearer, &self.credentials) {
@@ -199,28 +198,14 @@ impl RegistryClient {
                 }
                 (None, None) => {}
             }
-            let result = self
+            let response = self
                 .http
-                .send(method.clone(), url, &all, body.clone())
-                .await;
-            let retry = match &result {
-                Err(failure) => failure.transient,
-                Ok(r) => r.status >= 500 || r.status == 429,
-            };
-            if retry && attempt < ATTEMPTS {
-                let what = format!("registry {}: {action} failed", self.host);
-                back_off(Duration::from_millis(300), attempt, &what).await;
-                attempt += 1;
-                continue;
-            }
-            let response = result.map_err(|f| RegistryError::Unreachable {
-                host: self.host.clone(),
-                detail: Detail(if attempt > 1 {
-                    format!("{} (on each of {attempt} attempts)", f.message)
-                } else {
-                    f.message
-                }),
-            })?;
+                .send_retrying(&what, method.clone(), url, &all, body.clone())
+                .await
+                .map_err(|f| RegistryError::Unreachable {
+                    host: self.host.clone(),
+                    detail: Detail(f.message),
+                })?;
             if response.status == 401 && bearer.is_none() {
                 let challenge = response
                     .headers
@@ -292,7 +277,7 @@ impl RegistryClient {
         let detail = Detail(body.trim().chars().take(300).collect());
         let (host, action, status) = (self.host.clone(), action.to_owned(), response.status);
         // `send` retried these already: the registry answered so on every attempt.
-        Err(if status >= 500 || status == 429 {
+        Err(if is_unavailable(status) {
             RegistryError::Unavailable {
                 host,
                 action,

@@ -99,6 +99,54 @@ impl Http {
     }
 }
 
+/// Sends of one request at the most, by `Http::send_retrying`.
+pub const ATTEMPTS: u32 = 3;
+
+/// An answer a retry may cure: the server failing or throttling.
+pub fn is_unavailable(status: u16) -> bool {
+    status >= 500 || status == 429
+}
+
+impl Http {
+    /// `send`, and again after what a retry may cure (connection failures, timeouts, resets of
+    /// an idempotent request, 5xx, 429): at most `ATTEMPTS` sends, 0.3 s then 0.6 s apart. A
+    /// 5xx or 429 on the last send is returned as the answer; a failure says how many sends
+    /// failed.
+    pub async fn send_retrying(
+        &self,
+        what: &str,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> Result<Response, Failure> {
+        let mut attempt = 1;
+        loop {
+            let result = self.send(method.clone(), url, headers, body.clone()).await;
+            let retry = match &result {
+                Err(failure) => failure.transient,
+                Ok(response) => is_unavailable(response.status),
+            };
+            if !retry || attempt == ATTEMPTS {
+                return result.map_err(|mut failure| {
+                    if attempt > 1 {
+                        failure.message =
+                            format!("{} (on each of {attempt} attempts)", failure.message);
+                    }
+                    failure
+                });
+            }
+            back_off(
+                Duration::from_millis(300),
+                attempt,
+                &format!("{what} failed"),
+            )
+            .await;
+            attempt += 1;
+        }
+    }
+}
+
 /// Waits before the retry that follows `attempt` (1-based): `first`, then twice as long each
 /// time. Callers bound the attempts, so the waits add up to at most `first × (2^attempts − 1)`.
 pub async fn back_off(first: Duration, attempt: u32, what: &str) {

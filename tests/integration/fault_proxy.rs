@@ -52,6 +52,8 @@ pub enum Action {
 struct Match {
     method: Option<&'static str>,
     path: &'static str,
+    /// The path is `path` itself, not just one that contains it.
+    exact: bool,
     /// An ECR operation: the end of the `X-Amz-Target` header.
     target: Option<&'static str>,
     /// Only requests from dockerd (`true`) or only those from anything else (`false`).
@@ -73,6 +75,7 @@ impl Fault {
         FaultBuilder(Match {
             method: Some(method),
             path,
+            exact: false,
             target: None,
             daemon: None,
         })
@@ -83,6 +86,7 @@ impl Fault {
         FaultBuilder(Match {
             method: None,
             path: "",
+            exact: false,
             target: Some(operation),
             daemon: None,
         })
@@ -91,7 +95,11 @@ impl Fault {
     fn claims(&self, method: &str, path: &str, target: &str, daemon: bool) -> bool {
         let m = &self.matches;
         m.method.is_none_or(|x| x == method)
-            && path.contains(m.path)
+            && if m.exact {
+                path == m.path
+            } else {
+                path.contains(m.path)
+            }
             && m.target
                 .is_none_or(|t| target.rsplit('.').next() == Some(t))
             && m.daemon.is_none_or(|d| d == daemon)
@@ -116,6 +124,12 @@ impl Fault {
 pub struct FaultBuilder(Match);
 
 impl FaultBuilder {
+    /// Only the path itself (`/v2/`, the login check), not every path that contains it.
+    pub fn exact(mut self) -> Self {
+        self.0.exact = true;
+        self
+    }
+
     /// Only requests dockerd sends (its `User-Agent` starts with `docker/`).
     pub fn by_daemon(mut self) -> Self {
         self.0.daemon = Some(true);
@@ -150,6 +164,8 @@ struct Shared {
     plan: Vec<Fault>,
     upstream: String,
     client: Client<HttpsConnector<HttpConnector>, Body>,
+    /// Replaces the first with the second in every forwarded answer.
+    rewrite: Option<(String, String)>,
     /// `METHOD path -> what happened`, for failure messages.
     log: Mutex<Vec<String>>,
 }
@@ -182,17 +198,36 @@ impl Proxy {
         .with_single_cert(certs, key)
         .expect("the bed's certificate and key");
         let upstream = format!("https://{}:443", bed.registry());
-        Proxy::start(plan, upstream, Some(TlsAcceptor::from(Arc::new(config))))
+        let tls = TlsAcceptor::from(Arc::new(config));
+        Proxy::start(plan, upstream, Some(tls), None)
     }
 
     /// Plain HTTP in front of the bed's ECR API (moto). Point cb-step at it with
     /// `AWS_ENDPOINT_URL_ECR` = [`Proxy::url`].
     pub fn ecr(plan: Vec<Fault>) -> Proxy {
         let upstream = Bed::get().var("AWS_ENDPOINT_URL_ECR").to_owned();
-        Proxy::start(plan, upstream, None)
+        Proxy::start(plan, upstream, None, None)
     }
 
-    fn start(plan: Vec<Fault>, upstream: String, tls: Option<TlsAcceptor>) -> Proxy {
+    /// An ECR API proxy whose tokens send clients to `registry` (a registry proxy): the
+    /// `proxyEndpoint` moto answers gets that proxy's port, so ecr-login checks the token
+    /// through it, as it would through any ECR host.
+    pub fn ecr_for(registry: &Proxy, plan: Vec<Fault>) -> Proxy {
+        let upstream = Bed::get().var("AWS_ENDPOINT_URL_ECR").to_owned();
+        let host = Bed::get().registry();
+        let rewrite = (
+            format!("\"https://{host}\""),
+            format!("\"https://{}\"", registry.host()),
+        );
+        Proxy::start(plan, upstream, None, Some(rewrite))
+    }
+
+    fn start(
+        plan: Vec<Fault>,
+        upstream: String,
+        tls: Option<TlsAcceptor>,
+        rewrite: Option<(String, String)>,
+    ) -> Proxy {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -208,6 +243,7 @@ impl Proxy {
             plan,
             upstream: upstream.trim_end_matches('/').to_owned(),
             client: Client::builder(TokioExecutor::new()).build(connector),
+            rewrite,
             log: Mutex::new(Vec::new()),
         });
         let listener = runtime
@@ -381,7 +417,13 @@ async fn forward(shared: &Shared, request: Request<Body>) -> Result<Response<Bod
         .client
         .request(Request::from_parts(parts, body))
         .await?;
-    Ok(response.map(boxed))
+    let Some((from, to)) = &shared.rewrite else {
+        return Ok(response.map(boxed));
+    };
+    let (mut parts, body) = response.into_parts();
+    let text = String::from_utf8_lossy(&body.collect().await?.to_bytes()).replace(from, to);
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Ok(Response::from_parts(parts, full(Bytes::from(text))))
 }
 
 fn boxed(body: Incoming) -> Body {

@@ -221,7 +221,7 @@ fn registry_faults_on_the_daemons_push_are_retried() {
         "faults-daemon",
     );
     survived(
-        "registry: daemon push (reset mid-upload, 503, reset on manifest PUT)",
+        "registry, transient: dockerd's push (resets, 503)",
         &proxy,
         &out,
         &repo,
@@ -246,7 +246,7 @@ fn registry_faults_on_cb_steps_own_requests_are_retried() {
         "faults-own",
     );
     survived(
-        "registry: cb-step's lookup, verify GET, tag PUT (5xx, 429, reset, slow)",
+        "registry, transient: cb-step's GET/PUT (5xx, 429, reset, slow)",
         &proxy,
         &out,
         &repo,
@@ -282,7 +282,7 @@ fn persistent_registry_faults_fail_in_bounded_time_and_leave_no_outputs() {
         met_every_attempt(&mut verdict, &proxy, 3);
         runs.add(name, &proxy, verdict);
     }
-    runs.finish("registry: persistent 503 / reset (bounded failure, no outputs)");
+    runs.finish("registry, persistent: manifest 503 / reset (fails, no outputs)");
 }
 
 #[test]
@@ -300,7 +300,51 @@ fn a_layer_upload_that_keeps_failing_ends_in_bounded_time() {
     met_every_attempt(&mut verdict, &proxy, 5);
     let mut runs = Runs::default();
     runs.add("build-push", &proxy, verdict);
-    runs.finish("registry: persistent reset mid-upload (bounded failure, no outputs)");
+    runs.finish("registry, persistent: reset mid-upload (fails, no outputs)");
+}
+
+#[test]
+fn registry_faults_during_ecr_logins_check() {
+    let check = || Fault::on("GET", "/v2/").exact();
+    let mut runs = Runs::default();
+    // Transient: a 503 and a reset, then the check goes through.
+    let registry = Proxy::registry(vec![
+        check().times(Action::Status(503), 1),
+        check().times(Action::Reset { after: 0 }, 1),
+    ]);
+    let (out, _) = ecr_login(&Proxy::ecr_for(&registry, Vec::new()));
+    let mut verdict = spent(&registry);
+    let config = std::fs::read_to_string(out.path().join("docker/config.json"));
+    expect(
+        &mut verdict,
+        out.status == 0 && config.is_ok_and(|c| c.contains(&registry.host())),
+        || format!("exit {}:\n{}", out.status, out.stderr),
+    );
+    runs.add("transient", &registry, verdict);
+    // Persistent: 503 on every attempt.
+    let registry = Proxy::registry(vec![check().always(Action::Status(503))]);
+    let (out, took) = ecr_login(&Proxy::ecr_for(&registry, Vec::new()));
+    let mut verdict = Vec::new();
+    refused_in_time(&mut verdict, &out, took, &registry.host());
+    met_every_attempt(&mut verdict, &registry, 3);
+    runs.add("persistent", &registry, verdict);
+    runs.finish("registry: ecr-login's check (503, reset; persistent 503)");
+}
+
+/// An `ecr-login` that had to fail: in bounded time, exit 6, naming `names`, no config.json.
+fn refused_in_time(verdict: &mut Verdict, out: &Outcome, took: Duration, names: &str) {
+    expect(verdict, took < BOUND, || format!("took {took:?}"));
+    expect(verdict, out.status == 6, || {
+        format!("exit {}, not 6:\n{}", out.status, out.stderr)
+    });
+    expect(verdict, out.stderr.contains(names), || {
+        format!("`{names}` is not named:\n{}", out.stderr)
+    });
+    expect(
+        verdict,
+        !out.path().join("docker/config.json").exists(),
+        || "config.json written".into(),
+    );
 }
 
 /// `ecr-login` with the ECR API behind `proxy`.
@@ -343,7 +387,7 @@ fn ecr_api_faults_during_ecr_login_are_retried() {
         );
         runs.add(name, &proxy, verdict);
     }
-    runs.finish("ECR API: ecr-login GetAuthorizationToken (5xx, throttling, reset, slow)");
+    runs.finish("ECR API, transient: ecr-login (5xx, throttling, reset, slow)");
 }
 
 #[test]
@@ -358,22 +402,11 @@ fn persistent_ecr_api_faults_fail_ecr_login_in_bounded_time() {
         let proxy = Proxy::ecr(vec![Fault::ecr("GetAuthorizationToken").always(action)]);
         let (out, took) = ecr_login(&proxy);
         let mut verdict = Vec::new();
-        expect(&mut verdict, took < BOUND, || format!("took {took:?}"));
-        expect(&mut verdict, out.status == 6, || {
-            format!("exit {}, not 6:\n{}", out.status, out.stderr)
-        });
-        expect(&mut verdict, out.stderr.contains(&proxy.url()), || {
-            format!("the endpoint is not named:\n{}", out.stderr)
-        });
-        expect(
-            &mut verdict,
-            !out.path().join("docker/config.json").exists(),
-            || "config.json written".into(),
-        );
+        refused_in_time(&mut verdict, &out, took, &proxy.url());
         met_every_attempt(&mut verdict, &proxy, 3);
         runs.add(name, &proxy, verdict);
     }
-    runs.finish("ECR API: persistent throttling / 503 / reset on ecr-login (bounded failure)");
+    runs.finish("ECR API, persistent: ecr-login (throttling, 503, reset)");
 }
 
 #[test]
@@ -388,7 +421,7 @@ fn ecr_api_faults_during_build_push_are_retried() {
     create_repository(&repo, "us-east-1", false);
     let (out, _) = build_push(test.env("AWS_ENDPOINT_URL_ECR", &proxy.url()), &repo);
     survived(
-        "ECR API: build-push GetAuthorizationToken, DescribeRepositories (throttling, 503, reset)",
+        "ECR API, transient: build-push (throttling, 503, reset)",
         &proxy,
         &out,
         &repo,
@@ -408,5 +441,5 @@ fn persistent_ecr_api_faults_fail_build_push_in_bounded_time() {
         met_every_attempt(&mut verdict, &proxy, 3);
         runs.add(operation, &proxy, verdict);
     }
-    runs.finish("ECR API: persistent throttling on build-push (bounded failure, no outputs)");
+    runs.finish("ECR API, persistent: build-push throttled (fails, no outputs)");
 }
