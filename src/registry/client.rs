@@ -101,7 +101,8 @@ impl RegistryClient {
         host: &str,
         credentials: Option<RegistryCredentials>,
     ) -> Result<Self, RegistryError> {
-        let http = Http::new(Duration::from_secs(60)).map_err(|f| RegistryError::Unreachable {
+        // A manifest is a few KiB: 20 s is generous, and 3 attempts of it stay near a minute.
+        let http = Http::new(Duration::from_secs(20)).map_err(|f| RegistryError::Unreachable {
             host: host.to_owned(),
             detail: Detail(f.message),
         })?;

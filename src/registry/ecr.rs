@@ -5,8 +5,10 @@
 //! `AWS_ENDPOINT_URL`), so cb-step behaves exactly like the AWS CLI in the same build.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 
 use super::credentials::RegistryCredentials;
@@ -35,7 +37,14 @@ pub struct EcrSettings {
 }
 
 pub async fn sdk_config(region: Option<&str>) -> Result<aws_config::SdkConfig, LoginError> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    // The SDK has no read timeout of its own: an endpoint that takes the request and never
+    // answers would hold the build for ever. An ECR call answers in well under a second.
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(3100))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(45))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.to_owned()));
     }

@@ -18,7 +18,7 @@ pub async fn check_login(
         registry: registry.to_owned(),
         detail: Detail(message),
     };
-    let http = Http::new(Duration::from_secs(30)).map_err(|f| unreachable(f.message))?;
+    let http = Http::new(Duration::from_secs(20)).map_err(|f| unreachable(f.message))?;
     let url = format!("{}/v2/", proxy_endpoint.trim_end_matches('/'));
     tracing::debug!("checking the login with GET {url}");
     let authorization = basic(&credentials.username, credentials.password.expose());

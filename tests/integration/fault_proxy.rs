@@ -45,6 +45,8 @@ pub enum Action {
     Slow { chunk: usize, every: Duration },
     /// ECR's throttling reply: HTTP 400, `{"__type": "ThrottlingException", …}`.
     Throttle,
+    /// Read the request, then answer nothing for ten minutes: a server that hangs.
+    Stall,
 }
 
 /// Which requests a fault claims.
@@ -378,6 +380,12 @@ async fn handle(
                 "application/x-amz-json-1.1",
                 r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into(),
             ))
+        }
+        Action::Stall => {
+            let _ = request.into_body().collect().await;
+            note("injected stall".into());
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            Ok(reply(504, "text/plain", "stalled\n".into()))
         }
         Action::Reset { after } => {
             let (parts, body) = request.into_parts();

@@ -233,8 +233,9 @@ fn registry_faults_on_cb_steps_own_requests_are_retried() {
     let own = |method, path, action| Fault::on(method, path).by_cb_step().times(action, 1);
     let (proxy, out, _, repo) = through_registry(
         vec![
-            // The content-key lookup.
+            // The content-key lookup: a 503, then no answer at all (the client's 20 s timeout).
             own("GET", "/manifests/ctx-", Action::Status(503)),
+            own("GET", "/manifests/ctx-", Action::Stall),
             // The verify GET: 500, a reset, then a slow but complete answer.
             own("GET", "/manifests/sha256:", Action::Status(500)),
             own("GET", "/manifests/sha256:", Action::Reset { after: 0 }),
@@ -246,7 +247,7 @@ fn registry_faults_on_cb_steps_own_requests_are_retried() {
         "faults-own",
     );
     survived(
-        "registry, transient: cb-step's GET/PUT (5xx, 429, reset, slow)",
+        "registry, transient: cb-step's (5xx, 429, reset, slow, hang)",
         &proxy,
         &out,
         &repo,
@@ -269,6 +270,12 @@ fn persistent_registry_faults_fail_in_bounded_time_and_leave_no_outputs() {
                 .always(Action::Status(503)),
         ),
         (
+            "verify GET stalled",
+            Fault::on("GET", "/manifests/sha256:")
+                .by_cb_step()
+                .always(Action::Stall),
+        ),
+        (
             "tag PUT reset",
             Fault::on("PUT", "/manifests/latest")
                 .by_cb_step()
@@ -282,7 +289,7 @@ fn persistent_registry_faults_fail_in_bounded_time_and_leave_no_outputs() {
         met_every_attempt(&mut verdict, &proxy, 3);
         runs.add(name, &proxy, verdict);
     }
-    runs.finish("registry, persistent: manifest 503 / reset (fails, no outputs)");
+    runs.finish("registry, persistent: 503, reset, stall (fails, no outputs)");
 }
 
 #[test]
@@ -368,6 +375,8 @@ fn ecr_api_faults_during_ecr_login_are_retried() {
             [Action::Reset { after: 0 }, Action::Status(500)],
         ),
         ("throttled, slow", [Action::Throttle, SLOW]),
+        // The SDK gives up on an attempt after 10 s (cb-step sets that timeout).
+        ("stalled, throttled", [Action::Stall, Action::Throttle]),
     ];
     let mut runs = Runs::default();
     for (name, actions) in plans {
@@ -387,7 +396,7 @@ fn ecr_api_faults_during_ecr_login_are_retried() {
         );
         runs.add(name, &proxy, verdict);
     }
-    runs.finish("ECR API, transient: ecr-login (5xx, throttling, reset, slow)");
+    runs.finish("ECR API, transient: login (5xx, throttle, reset, slow, hang)");
 }
 
 #[test]
@@ -396,6 +405,7 @@ fn persistent_ecr_api_faults_fail_ecr_login_in_bounded_time() {
         ("throttled", Action::Throttle),
         ("503", Action::Status(503)),
         ("reset", Action::Reset { after: 0 }),
+        ("stalled", Action::Stall),
     ];
     let mut runs = Runs::default();
     for (name, action) in cases {
@@ -406,7 +416,7 @@ fn persistent_ecr_api_faults_fail_ecr_login_in_bounded_time() {
         met_every_attempt(&mut verdict, &proxy, 3);
         runs.add(name, &proxy, verdict);
     }
-    runs.finish("ECR API, persistent: ecr-login (throttling, 503, reset)");
+    runs.finish("ECR API, persistent: ecr-login (throttle, 503, reset, stall)");
 }
 
 #[test]
