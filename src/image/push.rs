@@ -17,11 +17,17 @@ use crate::registry::http::back_off;
 /// uploads ends the push in bounded time instead of three times dockerd's.
 const ATTEMPTS: u32 = 3;
 
+/// How long the push stream may say nothing. dockerd reports upload progress many times a
+/// second and does not time out a registry that stops answering (a manifest PUT that never
+/// gets a reply waits for ever); dropping the stream cancels the push in the daemon.
+const SILENCE: Duration = Duration::from_secs(60);
+
 /// Why one push did not give a digest. An empty message: the stream ended without one.
 struct Failed {
     message: String,
-    /// dockerd was retrying a layer (`Retrying in N seconds`) when the push failed.
-    daemon_retried: bool,
+    /// Pushing again would not help in bounded time: dockerd had spent its own retries on a
+    /// layer, or the registry hung.
+    spent: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -48,8 +54,8 @@ pub async fn push(
             Ok(pushed) => return Ok(pushed),
             Err(failed) => failed,
         };
-        let transient = is_transient(&failed.message);
-        if transient && attempt < ATTEMPTS && !failed.daemon_retried {
+        let transient = failed.spent || is_transient(&failed.message);
+        if transient && attempt < ATTEMPTS && !failed.spent {
             let what = format!("push of {reference} failed ({})", failed.message);
             back_off(Duration::from_millis(500), attempt, &what).await;
             attempt += 1;
@@ -58,8 +64,8 @@ pub async fn push(
         if failed.message.is_empty() {
             return Err(ImageError::NoDigest { reference });
         }
-        let message = if failed.daemon_retried {
-            format!("{} (dockerd retried the upload itself)", failed.message)
+        let message = if failed.spent {
+            failed.message
         } else if transient {
             format!("{} (gave up after {attempt} attempts)", failed.message)
         } else {
@@ -89,10 +95,24 @@ async fn push_once(
     // layer got pushed since": true when uploads keep failing, false once a retry went through.
     let mut retrying = false;
     let failed = |message: String, retrying: bool| Failed {
-        message,
-        daemon_retried: retrying,
+        message: if retrying && !message.is_empty() {
+            format!("{message} (dockerd retried the upload itself)")
+        } else {
+            message
+        },
+        spent: retrying,
     };
-    while let Some(item) = stream.next().await {
+    loop {
+        let Ok(next) = tokio::time::timeout(SILENCE, stream.next()).await else {
+            return Err(Failed {
+                message: format!(
+                    "dockerd reported nothing for {} s; the registry may have stopped answering",
+                    SILENCE.as_secs()
+                ),
+                spent: true,
+            });
+        };
+        let Some(item) = next else { break };
         let info = item.map_err(|e| {
             let message = match e {
                 bollard::errors::Error::DockerStreamError { error } => error,

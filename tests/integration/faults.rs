@@ -354,6 +354,25 @@ fn refused_in_time(verdict: &mut Verdict, out: &Outcome, took: Duration, names: 
     );
 }
 
+#[test]
+fn a_registry_that_hangs_the_daemons_push_ends_in_bounded_time() {
+    // dockerd waits for ever for an answer to its manifest PUT; cb-step gives up after 60 s
+    // without a word from the push.
+    let (proxy, out, took, repo) = through_registry(
+        vec![
+            Fault::on("PUT", "/manifests/v1")
+                .by_daemon()
+                .always(Action::Stall),
+        ],
+        "faults-hang",
+    );
+    let mut verdict = failed(out, took, 8, &proxy.host(), &repo);
+    met_every_attempt(&mut verdict, &proxy, 1);
+    let mut runs = Runs::default();
+    runs.add("build-push", &proxy, verdict);
+    runs.finish("registry, persistent: dockerd's manifest PUT hangs (fails)");
+}
+
 /// `ecr-login` with the ECR API behind `proxy`.
 fn ecr_login(proxy: &Proxy) -> (Outcome, Duration) {
     let started = Instant::now();
