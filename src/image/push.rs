@@ -17,10 +17,13 @@ use crate::registry::http::back_off;
 /// uploads ends the push in bounded time instead of three times dockerd's.
 const ATTEMPTS: u32 = 3;
 
-/// How long the push stream may say nothing. dockerd reports upload progress many times a
-/// second and does not time out a registry that stops answering (a manifest PUT that never
-/// gets a reply waits for ever); dropping the stream cancels the push in the daemon.
+/// How long the push stream may say nothing once every layer is in the registry. dockerd does
+/// not time out a registry that stops answering (a manifest PUT that never gets a reply waits
+/// for ever); dropping the stream cancels the push in the daemon.
 const SILENCE: Duration = Duration::from_secs(60);
+/// The same while layers upload: longer, as a layer may wait (silently, after `Waiting`) for
+/// one of dockerd's upload slots, which all parallel pushes share.
+const UPLOAD_SILENCE: Duration = Duration::from_secs(600);
 
 /// Why one push did not give a digest. An empty message: the stream ended without one.
 struct Failed {
@@ -94,6 +97,8 @@ async fn push_once(
     // bollard's push records carry no layer id, so this is "dockerd retried a layer and no
     // layer got pushed since": true when uploads keep failing, false once a retry went through.
     let mut retrying = false;
+    // Layers announced (`Preparing`) and layers in the registry (pushed, present, mounted).
+    let (mut layers, mut done) = (0, 0);
     let failed = |message: String, retrying: bool| Failed {
         message: if retrying && !message.is_empty() {
             format!("{message} (dockerd retried the upload itself)")
@@ -103,11 +108,16 @@ async fn push_once(
         spent: retrying,
     };
     loop {
-        let Ok(next) = tokio::time::timeout(SILENCE, stream.next()).await else {
+        let silence = if layers > 0 && done >= layers {
+            SILENCE
+        } else {
+            UPLOAD_SILENCE
+        };
+        let Ok(next) = tokio::time::timeout(silence, stream.next()).await else {
             return Err(Failed {
                 message: format!(
                     "dockerd reported nothing for {} s; the registry may have stopped answering",
-                    SILENCE.as_secs()
+                    silence.as_secs()
                 ),
                 spent: true,
             });
@@ -122,11 +132,17 @@ async fn push_once(
         })?;
         let Some(status) = info.status else { continue };
         match status.as_str() {
+            "Preparing" => layers += 1,
             "Pushed" => {
                 uploaded += 1;
+                done += 1;
                 retrying = false;
             }
-            "Layer already exists" => present += 1,
+            "Layer already exists" => {
+                present += 1;
+                done += 1;
+            }
+            s if s.starts_with("Mounted from ") => done += 1,
             s if s.starts_with("Retrying in ") => {
                 tracing::debug!("push of {name}:{tag}: dockerd: {s}");
                 retrying = true;
