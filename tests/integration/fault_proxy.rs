@@ -53,7 +53,7 @@ pub enum Action {
 #[derive(Debug, Clone)]
 struct Match {
     method: Option<&'static str>,
-    path: &'static str,
+    path: String,
     /// The path is `path` itself, not just one that contains it.
     exact: bool,
     /// An ECR operation: the end of the `X-Amz-Target` header.
@@ -73,10 +73,10 @@ pub struct Fault {
 
 impl Fault {
     /// Requests with `method` whose path contains `path`.
-    pub fn on(method: &'static str, path: &'static str) -> FaultBuilder {
+    pub fn on(method: &'static str, path: impl Into<String>) -> FaultBuilder {
         FaultBuilder(Match {
             method: Some(method),
-            path,
+            path: path.into(),
             exact: false,
             target: None,
             daemon: None,
@@ -87,7 +87,7 @@ impl Fault {
     pub fn ecr(operation: &'static str) -> FaultBuilder {
         FaultBuilder(Match {
             method: None,
-            path: "",
+            path: String::new(),
             exact: false,
             target: Some(operation),
             daemon: None,
@@ -100,7 +100,7 @@ impl Fault {
             && if m.exact {
                 path == m.path
             } else {
-                path.contains(m.path)
+                path.contains(&m.path)
             }
             && m.target
                 .is_none_or(|t| target.rsplit('.').next() == Some(t))

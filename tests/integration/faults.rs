@@ -27,16 +27,16 @@ fn record() -> Vec<u8> {
     std::fs::read(fixture("emit/record-one.json")).unwrap()
 }
 
-/// An app with a layer of its own (unique text, then 256 KiB of random bytes), so each build
-/// uploads blobs large enough to cut mid-upload, next to a build record from an earlier step.
+/// A layer of its own (unique text, then 256 KiB of random bytes), so each build uploads
+/// blobs large enough to cut mid-upload.
+const DOCKERFILE: &str = "FROM cb-step-testbed/busybox:latest\nCOPY hello.txt /hello.txt\nRUN head -c 262144 /dev/urandom > /noise\n";
+
+/// An app of `DOCKERFILE`, next to a build record from an earlier step.
 fn app(test: Test) -> Test {
     let hello = test.unique("hello");
-    test.file(
-        "Dockerfile",
-        "FROM cb-step-testbed/busybox:latest\nCOPY hello.txt /hello.txt\nRUN head -c 262144 /dev/urandom > /noise\n",
-    )
-    .file("hello.txt", hello)
-    .file(RECORD, record())
+    test.file("Dockerfile", DOCKERFILE)
+        .file("hello.txt", hello)
+        .file(RECORD, record())
 }
 
 /// Docker config `auths` for the proxied registry (`host:port` is not an ECR host name, so
@@ -371,6 +371,67 @@ fn a_registry_that_hangs_the_daemons_push_ends_in_bounded_time() {
     let mut runs = Runs::default();
     runs.add("build-push", &proxy, verdict);
     runs.finish("registry, persistent: dockerd's manifest PUT hangs (fails)");
+}
+
+/// `--images`: one image's push fails for good, the other's goes through. The record gets the
+/// one that was pushed, and nothing of the other; the entry from before stays.
+#[test]
+fn with_many_images_only_the_pushed_ones_reach_the_record() {
+    let test = Test::new().bed();
+    let (good, bad) = (test.unique("faults-good"), test.unique("faults-bad"));
+    let proxy = Proxy::registry(vec![
+        Fault::on("GET", format!("/v2/{bad}/manifests/sha256:"))
+            .by_cb_step()
+            .always(Action::Status(503)),
+    ]);
+    let images = format!(
+        "- {{container: good, repository: {host}/{good}, context: good}}\n\
+         - {{container: bad, repository: {host}/{bad}, context: bad}}\n",
+        host = proxy.host()
+    );
+    let mut test = logged_in(test, &proxy.host()).file(RECORD, record());
+    for name in [&good, &bad] {
+        let dir = if *name == good { "good" } else { "bad" };
+        test = test
+            .file(&format!("{dir}/Dockerfile"), DOCKERFILE)
+            .file(&format!("{dir}/hello.txt"), name.as_str());
+    }
+    let started = Instant::now();
+    let out = test
+        .file("images.yml", images)
+        .args(["build-push", "--images", "images.yml", "--tag", "v1"])
+        .run();
+    let took = started.elapsed();
+    let mut verdict = Vec::new();
+    expect(&mut verdict, took < BOUND, || format!("took {took:?}"));
+    expect(&mut verdict, out.status == 8, || {
+        format!("exit {}, not 8:\n{}", out.status, out.stderr)
+    });
+    let record = out.json(RECORD);
+    let mut repositories: Vec<_> = record["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["repository"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    repositories.sort();
+    expect(
+        &mut verdict,
+        repositories == [good.clone(), "my-service".to_owned()],
+        || format!("record: {record:#}"),
+    );
+    let emitted = out.again(["emit-imagedefs"]);
+    let definitions =
+        std::fs::read_to_string(emitted.path().join("imagedefinitions.json")).unwrap_or_default();
+    expect(
+        &mut verdict,
+        definitions.contains(&good) && !definitions.contains(&bad),
+        || format!("imagedefinitions.json: {definitions}"),
+    );
+    met_every_attempt(&mut verdict, &proxy, 3);
+    let mut runs = Runs::default();
+    runs.add("build-push --images", &proxy, verdict);
+    runs.finish("registry, persistent: one of two images (only the other recorded)");
 }
 
 /// `ecr-login` with the ECR API behind `proxy`.
