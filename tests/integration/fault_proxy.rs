@@ -1,7 +1,8 @@
 //! A fault-injecting proxy: a real network peer between cb-step (and dockerd) and the test
 //! bed's registry or ECR API. It forwards every request, except those a fault of its plan
-//! claims: those get a 5xx, a reset connection, a dribbled body or an ECR throttling reply.
-//! It counts what it injected, so a test's tally is the proxy's own count.
+//! claims: those get a 5xx or 429, a reset connection, a dribbled body, no answer at all, or
+//! an ECR throttling reply. It counts what it injected, so a test's tally is the proxy's own
+//! count.
 //!
 //! Each proxy runs on its own tokio runtime and its own ephemeral port, so tests stay
 //! independent and parallel.
