@@ -83,6 +83,59 @@ pub async fn push(
     }
 }
 
+/// What the push stream has said so far.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Layers announced (`Preparing`), and those in the registry (pushed, present, mounted).
+    layers: usize,
+    done: usize,
+    uploaded: usize,
+    present: usize,
+    /// bollard's push records carry no layer id, so this is "dockerd retried a layer and no
+    /// layer got pushed since": true while uploads keep failing, false once a retry got through.
+    retrying: bool,
+}
+
+impl Progress {
+    fn see(&mut self, status: &str) {
+        match status {
+            "Preparing" => self.layers += 1,
+            "Pushed" => {
+                self.uploaded += 1;
+                self.done += 1;
+                self.retrying = false;
+            }
+            "Layer already exists" => {
+                self.present += 1;
+                self.done += 1;
+            }
+            s if s.starts_with("Mounted from ") => self.done += 1,
+            s if s.starts_with("Retrying in ") => self.retrying = true,
+            _ => {}
+        }
+    }
+
+    /// How long the stream may now say nothing.
+    fn silence(&self) -> Duration {
+        if self.layers > 0 && self.done >= self.layers {
+            SILENCE
+        } else {
+            UPLOAD_SILENCE
+        }
+    }
+
+    fn failed(&self, message: String) -> Failed {
+        Failed {
+            message: if self.retrying && !message.is_empty() {
+                format!("{message} (dockerd retried the upload itself)")
+            } else {
+                message
+            },
+            spent: self.retrying,
+        }
+    }
+}
+
 async fn push_once(
     docker: &Docker,
     name: &str,
@@ -93,26 +146,9 @@ async fn push_once(
     let options = PushImageOptionsBuilder::default().tag(tag).build();
     let mut stream = docker.push_image(name, Some(options), Some(credentials.clone()));
     let mut digest = None;
-    let (mut uploaded, mut present) = (0, 0);
-    // bollard's push records carry no layer id, so this is "dockerd retried a layer and no
-    // layer got pushed since": true when uploads keep failing, false once a retry went through.
-    let mut retrying = false;
-    // Layers announced (`Preparing`) and layers in the registry (pushed, present, mounted).
-    let (mut layers, mut done) = (0, 0);
-    let failed = |message: String, retrying: bool| Failed {
-        message: if retrying && !message.is_empty() {
-            format!("{message} (dockerd retried the upload itself)")
-        } else {
-            message
-        },
-        spent: retrying,
-    };
+    let mut progress = Progress::default();
     loop {
-        let silence = if layers > 0 && done >= layers {
-            SILENCE
-        } else {
-            UPLOAD_SILENCE
-        };
+        let silence = progress.silence();
         let Ok(next) = tokio::time::timeout(silence, stream.next()).await else {
             return Err(Failed {
                 message: format!(
@@ -124,41 +160,26 @@ async fn push_once(
         };
         let Some(item) = next else { break };
         let info = item.map_err(|e| {
-            let message = match e {
+            progress.failed(match e {
                 bollard::errors::Error::DockerStreamError { error } => error,
                 other => other.to_string(),
-            };
-            failed(message, retrying)
+            })
         })?;
         let Some(status) = info.status else { continue };
-        match status.as_str() {
-            "Preparing" => layers += 1,
-            "Pushed" => {
-                uploaded += 1;
-                done += 1;
-                retrying = false;
-            }
-            "Layer already exists" => {
-                present += 1;
-                done += 1;
-            }
-            s if s.starts_with("Mounted from ") => done += 1,
-            s if s.starts_with("Retrying in ") => {
-                tracing::debug!("push of {name}:{tag}: dockerd: {s}");
-                retrying = true;
-            }
-            _ => {}
+        if status.starts_with("Retrying in ") {
+            tracing::debug!("push of {name}:{tag}: dockerd: {status}");
         }
+        progress.see(&status);
         if let Some((_, rest)) = status.split_once(": digest: ") {
             let value = rest.split_whitespace().next().unwrap_or_default();
-            digest = Some(Digest::parse(value).map_err(|e| failed(e.to_string(), retrying))?);
+            digest = Some(Digest::parse(value).map_err(|e| progress.failed(e.to_string()))?);
         }
     }
-    let digest = digest.ok_or_else(|| failed(String::new(), retrying))?;
+    let digest = digest.ok_or_else(|| progress.failed(String::new()))?;
     Ok(Pushed {
         digest,
-        layers_uploaded: uploaded,
-        layers_present: present,
+        layers_uploaded: progress.uploaded,
+        layers_present: progress.present,
         duration: started.elapsed(),
     })
 }
@@ -185,7 +206,37 @@ fn is_transient(message: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_transient;
+    use super::{Progress, SILENCE, UPLOAD_SILENCE, is_transient};
+
+    #[test]
+    fn the_stream_may_be_silent_for_long_only_while_layers_upload() {
+        let mut progress = Progress::default();
+        assert_eq!(progress.silence(), UPLOAD_SILENCE);
+        for status in ["Preparing", "Preparing", "Preparing", "Waiting", "Pushed"] {
+            progress.see(status);
+        }
+        assert_eq!(progress.silence(), UPLOAD_SILENCE);
+        progress.see("Layer already exists");
+        progress.see("Mounted from team/base");
+        assert_eq!(progress.silence(), SILENCE);
+    }
+
+    #[test]
+    fn a_layer_in_dockerds_retries_spends_the_push_until_one_gets_through() {
+        let mut progress = Progress::default();
+        progress.see("Preparing");
+        progress.see("Retrying in 5 seconds");
+        let failed = progress.failed("write: broken pipe".into());
+        assert!(failed.spent);
+        assert!(
+            failed
+                .message
+                .ends_with("(dockerd retried the upload itself)")
+        );
+        progress.see("Pushed");
+        assert!(!progress.failed("503 Service Unavailable".into()).spent);
+        assert!(progress.failed(String::new()).message.is_empty());
+    }
 
     #[test]
     fn transient_failures_are_told_apart() {
