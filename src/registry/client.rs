@@ -255,9 +255,10 @@ impl RegistryClient {
         if let Some(c) = &self.credentials {
             headers.push(("authorization", basic(&c.username, c.password.expose())));
         }
+        let what = format!("registry {}: token from {realm}", self.host);
         let response = self
             .http
-            .send(Method::GET, url.as_str(), &headers, Bytes::new())
+            .send_retrying(&what, Method::GET, url.as_str(), &headers, Bytes::new())
             .await
             .map_err(|f| RegistryError::Unreachable {
                 host: self.host.clone(),
