@@ -438,9 +438,12 @@ fn with_many_images_only_the_pushed_ones_reach_the_record() {
 
 /// `ecr-login` with the ECR API behind `proxy`.
 fn ecr_login(proxy: &Proxy) -> (Outcome, Duration) {
+    ecr_login_with(Test::new().bed(), proxy)
+}
+
+fn ecr_login_with(test: Test, proxy: &Proxy) -> (Outcome, Duration) {
     let started = Instant::now();
-    let out = Test::new()
-        .bed()
+    let out = test
         .env("AWS_ENDPOINT_URL_ECR", &proxy.url())
         .args(["ecr-login"])
         .run();
@@ -449,26 +452,39 @@ fn ecr_login(proxy: &Proxy) -> (Outcome, Duration) {
 
 #[test]
 fn ecr_api_faults_during_ecr_login_are_retried() {
-    // The SDK sends each call at most 3 times: two faults, then the real answer.
-    let plans: Vec<(&str, [Action; 2])> = vec![
-        ("503, throttled", [Action::Status(503), Action::Throttle]),
+    // The SDK sends each call at most 3 times (`AWS_MAX_ATTEMPTS`): the faults, then the real
+    // answer.
+    let plans: Vec<(&str, &str, Vec<Action>)> = vec![
+        (
+            "503, throttled",
+            "3",
+            vec![Action::Status(503), Action::Throttle],
+        ),
         (
             "reset, 500",
-            [Action::Reset { after: 0 }, Action::Status(500)],
+            "3",
+            vec![Action::Reset { after: 0 }, Action::Status(500)],
         ),
-        ("throttled, slow", [Action::Throttle, SLOW]),
+        ("throttled, slow", "3", vec![Action::Throttle, SLOW]),
         // The SDK gives up on an attempt after 10 s (cb-step sets that timeout).
-        ("stalled, throttled", [Action::Stall, Action::Throttle]),
+        (
+            "stalled, throttled",
+            "3",
+            vec![Action::Stall, Action::Throttle],
+        ),
+        // What the hint of a persistent failure suggests.
+        ("4 throttled, 5 attempts", "5", vec![Action::Throttle; 4]),
     ];
     let mut runs = Runs::default();
-    for (name, actions) in plans {
+    for (name, attempts, actions) in plans {
         let proxy = Proxy::ecr(
             actions
                 .into_iter()
                 .map(|a| Fault::ecr("GetAuthorizationToken").times(a, 1))
                 .collect(),
         );
-        let (out, _) = ecr_login(&proxy);
+        let test = Test::new().bed().env("AWS_MAX_ATTEMPTS", attempts);
+        let (out, _) = ecr_login_with(test, &proxy);
         let mut verdict = spent(&proxy);
         let config = std::fs::read_to_string(out.path().join("docker/config.json"));
         expect(
