@@ -25,7 +25,7 @@ pub enum RegistryError {
         #[source]
         detail: Detail,
     },
-    #[error("registry `{host}` failed to {action}: HTTP {status} on each of {attempts} attempts")]
+    #[error("registry `{host}` failed to {action}: HTTP {status} after {attempts} attempts")]
     Unavailable {
         host: String,
         action: String,

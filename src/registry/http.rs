@@ -25,6 +25,14 @@ pub struct Failure {
     pub transient: bool,
 }
 
+/// Sends of one request at the most, by `Http::send_retrying`.
+pub const ATTEMPTS: u32 = 3;
+
+/// An answer a retry may cure: the server failing or throttling.
+pub fn is_unavailable(status: u16) -> bool {
+    status >= 500 || status == 429
+}
+
 #[derive(Clone)]
 pub struct Http {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
@@ -97,17 +105,7 @@ impl Http {
                 })
             })
     }
-}
 
-/// Sends of one request at the most, by `Http::send_retrying`.
-pub const ATTEMPTS: u32 = 3;
-
-/// An answer a retry may cure: the server failing or throttling.
-pub fn is_unavailable(status: u16) -> bool {
-    status >= 500 || status == 429
-}
-
-impl Http {
     /// `send`, and again after what a retry may cure (connection failures, timeouts, resets of
     /// an idempotent request, 5xx, 429): at most `ATTEMPTS` sends, 0.3 s then 0.6 s apart. A
     /// 5xx or 429 on the last send is returned as the answer; a failure says how many sends
@@ -130,8 +128,7 @@ impl Http {
             if !retry || attempt == ATTEMPTS {
                 return result.map_err(|mut failure| {
                     if attempt > 1 {
-                        failure.message =
-                            format!("{} (on each of {attempt} attempts)", failure.message);
+                        failure.message = format!("{} (after {attempt} attempts)", failure.message);
                     }
                     failure
                 });

@@ -39,7 +39,7 @@ pub async fn check_login(
             registry: registry.to_owned(),
         }),
         status if is_unavailable(status) => Err(unreachable(format!(
-            "HTTP {status} on each of {ATTEMPTS} attempts"
+            "HTTP {status} after {ATTEMPTS} attempts"
         ))),
         status => Err(LoginError::RegistryStatus {
             registry: registry.to_owned(),
