@@ -15,7 +15,8 @@ pub const OUTPUT: i32 = 4;
 /// AWS or the registry refused: no credentials found, credentials rejected, access denied
 /// (`ecr:GetAuthorizationToken`), or the registry answered 401 to the token.
 pub const CREDENTIALS: i32 = 5;
-/// The ECR API or the registry could not be reached. Retrying later may help.
+/// The ECR API or the registry could not be reached, or ECR kept throttling or failing
+/// (HTTP 5xx) through the SDK's retries. Retrying later may help.
 pub const UNREACHABLE: i32 = 6;
 /// The image build failed: a Dockerfile step, or the platform of the result.
 pub const BUILD: i32 = 7;

@@ -91,6 +91,8 @@ pub enum ImageError {
         message: String,
         /// No credentials were found for the registry.
         anonymous: bool,
+        /// A reset, 5xx or throttling that retries did not cure.
+        transient: bool,
     },
     #[error("the push of `{reference}` reported no digest")]
     NoDigest { reference: String },
@@ -178,6 +180,9 @@ impl ImageError {
             ImageError::Platform { .. } => {
                 "the daemon could not build for that platform; on an ARM machine, install QEMU binfmt handlers, or build on an amd64 host".into()
             }
+            ImageError::Push {
+                transient: true, ..
+            } => "the registry kept failing (resets, HTTP 5xx, throttling) through the retries; retry the build later".into(),
             ImageError::Push {
                 anonymous: true, ..
             } => "cb-step found no credentials for this registry in the Docker config (`auths`, `credHelpers`, `credsStore`); log in with `docker login HOST` first".into(),

@@ -9,20 +9,28 @@ use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 
 use super::credentials::RegistryCredentials;
 use super::digest::Digest;
-use super::http::{Http, Response, basic};
+use super::http::{ATTEMPTS, Http, Response, basic, is_unavailable};
 use super::login_error::Detail;
 
 const ACCEPTED: &str = "application/vnd.oci.image.manifest.v1+json, \
     application/vnd.docker.distribution.manifest.v2+json, \
     application/vnd.oci.image.index.v1+json, \
     application/vnd.docker.distribution.manifest.list.v2+json";
-const ATTEMPTS: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("cannot reach registry `{host}`")]
     Unreachable {
         host: String,
+        #[source]
+        detail: Detail,
+    },
+    #[error("registry `{host}` failed to {action}: HTTP {status} after {attempts} attempts")]
+    Unavailable {
+        host: String,
+        action: String,
+        status: u16,
+        attempts: u32,
         #[source]
         detail: Detail,
     },
@@ -43,6 +51,9 @@ impl RegistryError {
                 "the credentials may not read or write this repository; check the IAM policy (or the registry's permissions)".into(),
             ),
             RegistryError::Unreachable { .. } => Some("check the network path to the registry".into()),
+            RegistryError::Unavailable { .. } => Some(
+                "the registry is failing or throttling (HTTP 5xx/429); retry the build later".into(),
+            ),
             RegistryError::Status { .. } => None,
         }
     }
@@ -90,7 +101,8 @@ impl RegistryClient {
         host: &str,
         credentials: Option<RegistryCredentials>,
     ) -> Result<Self, RegistryError> {
-        let http = Http::new(Duration::from_secs(60)).map_err(|f| RegistryError::Unreachable {
+        // A manifest is a few KiB: 20 s is generous, and 3 attempts of it stay near a minute.
+        let http = Http::new(Duration::from_secs(20)).map_err(|f| RegistryError::Unreachable {
             host: host.to_owned(),
             detail: Detail(f.message),
         })?;
@@ -165,7 +177,8 @@ impl RegistryClient {
     }
 
     /// Sends with basic auth; on a bearer challenge, fetches a token and sends again. Connection
-    /// failures, timeouts, 5xx and 429 are retried with backoff.
+    /// failures, timeouts, resets of these idempotent requests, 5xx and 429 are retried (see
+    /// `Http::send_retrying`).
     async fn send(
         &self,
         action: &str,
@@ -176,7 +189,7 @@ impl RegistryClient {
         body: Bytes,
     ) -> Result<Response, RegistryError> {
         let mut bearer: Option<String> = None;
-        let mut attempt = 1;
+        let what = format!("registry {}: {action}", self.host);
         loop {
             let mut all: Vec<(&str, String)> = headers.to_vec();
             match (&bearer, &self.credentials) {
@@ -186,28 +199,14 @@ impl RegistryClient {
                 }
                 (None, None) => {}
             }
-            let result = self
+            let response = self
                 .http
-                .send(method.clone(), url, &all, body.clone())
-                .await;
-            let retry = match &result {
-                Err(failure) => failure.transient,
-                Ok(r) => r.status >= 500 || r.status == 429,
-            };
-            if retry && attempt < ATTEMPTS {
-                let wait = Duration::from_millis(300 * 2u64.pow(attempt - 1));
-                tracing::warn!(
-                    "registry {}: {action} failed, retrying in {wait:?}",
-                    self.host
-                );
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-                continue;
-            }
-            let response = result.map_err(|f| RegistryError::Unreachable {
-                host: self.host.clone(),
-                detail: Detail(f.message),
-            })?;
+                .send_retrying(&what, method.clone(), url, &all, body.clone())
+                .await
+                .map_err(|f| RegistryError::Unreachable {
+                    host: self.host.clone(),
+                    detail: Detail(f.message),
+                })?;
             if response.status == 401 && bearer.is_none() {
                 let challenge = response
                     .headers
@@ -256,9 +255,10 @@ impl RegistryClient {
         if let Some(c) = &self.credentials {
             headers.push(("authorization", basic(&c.username, c.password.expose())));
         }
+        let what = format!("registry {}: token from {realm}", self.host);
         let response = self
             .http
-            .send(Method::GET, url.as_str(), &headers, Bytes::new())
+            .send_retrying(&what, Method::GET, url.as_str(), &headers, Bytes::new())
             .await
             .map_err(|f| RegistryError::Unreachable {
                 host: self.host.clone(),
@@ -276,11 +276,24 @@ impl RegistryClient {
             return Ok(response);
         }
         let body = String::from_utf8_lossy(&response.body);
-        Err(RegistryError::Status {
-            host: self.host.clone(),
-            action: action.to_owned(),
-            status: response.status,
-            detail: Detail(body.trim().chars().take(300).collect()),
+        let detail = Detail(body.trim().chars().take(300).collect());
+        let (host, action, status) = (self.host.clone(), action.to_owned(), response.status);
+        // `send` retried these already: the registry answered so on every attempt.
+        Err(if is_unavailable(status) {
+            RegistryError::Unavailable {
+                host,
+                action,
+                status,
+                attempts: ATTEMPTS,
+                detail,
+            }
+        } else {
+            RegistryError::Status {
+                host,
+                action,
+                status,
+                detail,
+            }
         })
     }
 }

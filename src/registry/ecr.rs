@@ -5,10 +5,11 @@
 //! `AWS_ENDPOINT_URL`), so cb-step behaves exactly like the AWS CLI in the same build.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ecr::operation::get_authorization_token::GetAuthorizationTokenError;
 
 use super::credentials::RegistryCredentials;
 use super::login_error::{Detail, LoginError};
@@ -36,7 +37,14 @@ pub struct EcrSettings {
 }
 
 pub async fn sdk_config(region: Option<&str>) -> Result<aws_config::SdkConfig, LoginError> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    // The SDK has no read timeout of its own: an endpoint that takes the request and never
+    // answers would hold the build for ever. An ECR call answers in well under a second.
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(3100))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(45))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.to_owned()));
     }
@@ -68,16 +76,20 @@ pub struct EcrSession {
     client: aws_sdk_ecr::Client,
     region: String,
     endpoint: String,
+    /// The SDK's retry budget per call (standard mode: 3, or `AWS_MAX_ATTEMPTS`).
+    attempts: u32,
 }
 
 impl EcrSession {
     pub async fn connect(region: Option<&str>) -> Result<Self, LoginError> {
         let config = sdk_config(region).await?;
         let region = config.region().map(ToString::to_string).unwrap_or_default();
+        let attempts = config.retry_config().map_or(1, |r| r.max_attempts());
         Ok(EcrSession {
             client: aws_sdk_ecr::Client::new(&config),
             endpoint: api_endpoint(&region),
             region,
+            attempts,
         })
     }
 
@@ -99,10 +111,7 @@ impl EcrSession {
                 request = request.set_registry_ids(Some(registry_ids.to_vec()));
             }
         }
-        let output = request
-            .send()
-            .await
-            .map_err(|e| classify(e, &self.endpoint, &self.region))?;
+        let output = request.send().await.map_err(|e| self.classify(e))?;
         let mut tokens = Vec::new();
         for data in output.authorization_data() {
             let endpoint = data.proxy_endpoint().unwrap_or_default();
@@ -170,13 +179,20 @@ impl EcrSession {
                         found.insert(name.clone(), immutable);
                     }
                 }
-                Err(e) => return Err(classify_any(e, &self.endpoint, &self.region)),
+                Err(e) => return Err(self.classify(e)),
             }
         }
         for name in names {
             found.entry(name.clone()).or_insert(None);
         }
         Ok(found)
+    }
+
+    fn classify<E>(&self, error: SdkError<E>) -> LoginError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        classify_any(error, &self.endpoint, &self.region, self.attempts)
     }
 
     /// Whether the repository's tags are immutable, or `None` when it does not exist.
@@ -200,7 +216,7 @@ impl EcrSession {
             Err(SdkError::ServiceError(e)) if e.err().is_repository_not_found_exception() => {
                 Ok(None)
             }
-            Err(e) => Err(classify_any(e, &self.endpoint, &self.region)),
+            Err(e) => Err(self.classify(e)),
         }
     }
 }
@@ -224,15 +240,16 @@ pub async fn fetch_tokens(settings: &EcrSettings) -> Result<Vec<EcrToken>, Login
         .await
 }
 
-fn classify(
-    error: SdkError<GetAuthorizationTokenError>,
-    endpoint: &str,
-    region: &str,
-) -> LoginError {
-    classify_any(error, endpoint, region)
-}
+/// ECR's (and the SDK's) throttling codes; the SDK retries them, with backoff.
+const THROTTLING: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+];
 
-fn classify_any<E>(error: SdkError<E>, endpoint: &str, region: &str) -> LoginError
+/// `attempts`: how many times the SDK sent the call before it gave up on a retryable error.
+fn classify_any<E>(error: SdkError<E>, endpoint: &str, region: &str, attempts: u32) -> LoginError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -249,6 +266,18 @@ where
             if code.is_empty() {
                 code = format!("HTTP {}", raw.status().as_u16());
             }
+        }
+        let status = service.raw().status().as_u16();
+        if THROTTLING.contains(&code.as_str()) || status >= 500 {
+            return LoginError::Unavailable {
+                endpoint: endpoint.to_owned(),
+                attempts,
+                detail: Detail(
+                    format!("{code}: {message}")
+                        .trim_end_matches(": ")
+                        .to_owned(),
+                ),
+            };
         }
         return match code.as_str() {
             "AccessDeniedException" | "AccessDenied" => LoginError::AccessDenied { message },
@@ -273,6 +302,14 @@ where
         };
     }
     match &error {
+        // An answer the SDK could not read as an error document (a gateway's HTML page).
+        SdkError::ResponseError(response) if response.raw().status().as_u16() >= 500 => {
+            LoginError::Unavailable {
+                endpoint: endpoint.to_owned(),
+                attempts,
+                detail: Detail(chain),
+            }
+        }
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => LoginError::Unreachable {
             endpoint: endpoint.to_owned(),
             region: region.to_owned(),

@@ -25,6 +25,14 @@ pub struct Failure {
     pub transient: bool,
 }
 
+/// Sends of one request at the most, by `Http::send_retrying`.
+pub const ATTEMPTS: u32 = 3;
+
+/// An answer a retry may cure: the server failing or throttling.
+pub fn is_unavailable(status: u16) -> bool {
+    status >= 500 || status == 429
+}
+
 #[derive(Clone)]
 pub struct Http {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
@@ -60,6 +68,9 @@ impl Http {
         headers: &[(&str, String)],
         body: Bytes,
     ) -> Result<Response, Failure> {
+        // A request that fails once sent (a reset mid-request, a cut answer) may have reached the
+        // registry; only an idempotent one (GET, HEAD, PUT of a manifest) is safe to send again.
+        let idempotent = method.is_idempotent();
         let mut request = Request::builder().method(method).uri(url);
         for (name, value) in headers {
             request = request.header(*name, value);
@@ -70,14 +81,14 @@ impl Http {
         })?;
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| Failure {
-                transient: e.is_connect(),
+                transient: e.is_connect() || idempotent,
                 message: chain(&e),
             })?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
             let body = response.into_body().collect().await.map_err(|e| Failure {
                 message: chain(&e),
-                transient: true,
+                transient: idempotent,
             })?;
             Ok(Response {
                 status,
@@ -94,6 +105,51 @@ impl Http {
                 })
             })
     }
+
+    /// `send`, and again after what a retry may cure (connection failures, timeouts, resets of
+    /// an idempotent request, 5xx, 429): at most `ATTEMPTS` sends, 0.3 s then 0.6 s apart. A
+    /// 5xx or 429 on the last send is returned as the answer; a failure says how many sends
+    /// failed.
+    pub async fn send_retrying(
+        &self,
+        what: &str,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> Result<Response, Failure> {
+        let mut attempt = 1;
+        loop {
+            let result = self.send(method.clone(), url, headers, body.clone()).await;
+            let retry = match &result {
+                Err(failure) => failure.transient,
+                Ok(response) => is_unavailable(response.status),
+            };
+            if !retry || attempt == ATTEMPTS {
+                return result.map_err(|mut failure| {
+                    if attempt > 1 {
+                        failure.message = format!("{} (after {attempt} attempts)", failure.message);
+                    }
+                    failure
+                });
+            }
+            back_off(
+                Duration::from_millis(300),
+                attempt,
+                &format!("{what} failed"),
+            )
+            .await;
+            attempt += 1;
+        }
+    }
+}
+
+/// Waits before the retry that follows `attempt` (1-based): `first`, then twice as long each
+/// time. Callers bound the attempts, so the waits add up to at most `first × (2^attempts − 1)`.
+pub async fn back_off(first: Duration, attempt: u32, what: &str) {
+    let wait = first * 2u32.pow(attempt - 1);
+    tracing::warn!("{what}; retrying in {wait:?}");
+    tokio::time::sleep(wait).await;
 }
 
 /// An error and its causes on one line: the useful part (refused, certificate, DNS) is deep.

@@ -38,6 +38,13 @@ pub enum LoginError {
         #[source]
         detail: Detail,
     },
+    #[error("the ECR API at `{endpoint}` throttled or failed each of {attempts} attempts")]
+    Unavailable {
+        endpoint: String,
+        attempts: u32,
+        #[source]
+        detail: Detail,
+    },
     #[error("the ECR API at `{endpoint}` failed")]
     Api {
         endpoint: String,
@@ -82,6 +89,9 @@ impl LoginError {
             LoginError::Unreachable { .. } => {
                 "check the region, `AWS_ENDPOINT_URL_ECR`/`AWS_ENDPOINT_URL`, and the build's network (a VPC build needs a NAT gateway or an `ecr.api` VPC endpoint)".into()
             }
+            LoginError::Unavailable { .. } => {
+                "ECR is throttling or failing (ThrottlingException, HTTP 5xx); retry the build later, spread out parallel builds, or allow more attempts with `AWS_MAX_ATTEMPTS`".into()
+            }
             LoginError::Api { .. } | LoginError::MalformedToken { .. } => return None,
             LoginError::RegistryRejected { .. } => {
                 "the token is for another account or region than this registry; check `--region` and `--registry-id` (or skip the check with `--no-verify`)".into()
@@ -99,7 +109,9 @@ impl LoginError {
     pub fn is_unreachable(&self) -> bool {
         matches!(
             self,
-            LoginError::Unreachable { .. } | LoginError::RegistryUnreachable { .. }
+            LoginError::Unreachable { .. }
+                | LoginError::Unavailable { .. }
+                | LoginError::RegistryUnreachable { .. }
         )
     }
 

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::Method;
 
 use super::credentials::RegistryCredentials;
-use super::http::{Http, basic};
+use super::http::{ATTEMPTS, Http, basic, is_unavailable};
 use super::login_error::{Detail, LoginError};
 
 pub async fn check_login(
@@ -18,12 +18,14 @@ pub async fn check_login(
         registry: registry.to_owned(),
         detail: Detail(message),
     };
-    let http = Http::new(Duration::from_secs(30)).map_err(|f| unreachable(f.message))?;
+    let http = Http::new(Duration::from_secs(20)).map_err(|f| unreachable(f.message))?;
     let url = format!("{}/v2/", proxy_endpoint.trim_end_matches('/'));
     tracing::debug!("checking the login with GET {url}");
     let authorization = basic(&credentials.username, credentials.password.expose());
+    let what = format!("registry {registry}: login check");
     let response = http
-        .send(
+        .send_retrying(
+            &what,
             Method::GET,
             &url,
             &[("authorization", authorization)],
@@ -36,6 +38,9 @@ pub async fn check_login(
         401 | 403 => Err(LoginError::RegistryRejected {
             registry: registry.to_owned(),
         }),
+        status if is_unavailable(status) => Err(unreachable(format!(
+            "HTTP {status} after {ATTEMPTS} attempts"
+        ))),
         status => Err(LoginError::RegistryStatus {
             registry: registry.to_owned(),
             status,

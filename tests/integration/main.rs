@@ -1,5 +1,6 @@
 //! One integration-test binary: every test drives the built `cb-step` through `harness::Test`.
 
+mod fault_proxy;
 mod harness;
 
 mod build_push;
@@ -13,6 +14,7 @@ mod ecr_login_errors;
 mod emit_errors;
 mod emit_imagedefs;
 mod emit_record;
+mod faults;
 mod files;
 mod interrupt;
 mod lint;
