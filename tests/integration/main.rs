@@ -11,6 +11,10 @@ mod ecr_login_errors;
 mod emit_errors;
 mod emit_imagedefs;
 mod emit_record;
+/// The fuzz targets' properties, shared with `tests/fuzz` (cargo-fuzz).
+#[path = "../fuzz/checks.rs"]
+mod fuzz_checks;
+mod fuzz_inputs;
 mod lint;
 mod monorepo;
 mod run_artifacts;
