@@ -44,9 +44,10 @@ pub fn buildspec(data: &[u8]) {
         return;
     };
     let parsed = parse::parse(text);
-    let lines = text.lines().count().max(1);
+    // YAML's line breaks: `\n`, `\r\n`, and a lone `\r`, which `str::lines` does not split on.
+    let lines = text.replace("\r\n", "\n").matches(['\n', '\r']).count() + 1;
     for d in &parsed.diagnostics {
-        // A finding points into the file (one past the last line for "missing at the end").
+        // A finding points into the file.
         assert!(
             d.line >= 1 && d.line <= lines + 1,
             "line {} of {lines}",
