@@ -14,7 +14,7 @@ use yaml_rust2::Event;
 mod batch;
 
 use super::batch::Batch;
-use super::diagnostic::{Diagnostic, Severity};
+use super::diagnostic::{Diagnostic, Severity, yaml_lines};
 use super::model::{
     ArtifactSet, Artifacts, Buildspec, Command, Env, OnFailure, Phase, PhaseName, Version,
 };
@@ -53,7 +53,7 @@ pub fn parse(text: &str) -> Parsed {
         }
     };
     let mut parser = Parser {
-        lines: text.lines().collect(),
+        lines: yaml_lines(text).collect(),
         ..Parser::default()
     };
     let buildspec = root.as_mapping().and_then(|map| parser.buildspec(map));

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use cb_step::buildspec::batch::is_identifier;
 use cb_step::buildspec::children;
-use cb_step::buildspec::diagnostic::Severity;
+use cb_step::buildspec::diagnostic::{self, Severity};
 use cb_step::buildspec::parse;
 use cb_step::config::parse_env_file;
 use cb_step::docker_config;
@@ -45,9 +45,14 @@ pub fn buildspec(data: &[u8]) {
     };
     let parsed = parse::parse(text);
     // YAML's line breaks: `\n`, `\r\n`, and a lone `\r`, which `str::lines` does not split on.
-    let lines = text.replace("\r\n", "\n").matches(['\n', '\r']).count() + 1;
+    let lines = diagnostic::yaml_lines(text).count();
+    assert_eq!(
+        lines,
+        text.replace("\r\n", "\n").matches(['\n', '\r']).count() + 1
+    );
     for d in &parsed.diagnostics {
-        // A finding points into the file.
+        // A finding points at a line of the file and shows it, or (the end of an unclosed
+        // `{` or `[`) just past the last one.
         assert!(
             d.line >= 1 && d.line <= lines + 1,
             "line {} of {lines}",
@@ -57,6 +62,8 @@ pub fn buildspec(data: &[u8]) {
         assert!(!d.message.is_empty());
         let shown = d.render("buildspec.yml", text);
         assert!(shown.contains("buildspec.yml:"), "{shown}");
+        let excerpt = format!("\n{} | ", d.line);
+        assert!(d.line > lines || shown.contains(&excerpt), "{shown}");
     }
     let errors = parsed.errors().count();
     assert_eq!(parsed.buildspec.is_some(), errors == 0, "{parsed:?}");
@@ -212,7 +219,10 @@ pub fn images_file(data: &[u8]) {
         Ok(entries) => assert!(!entries.is_empty()),
         Err((line, message)) => {
             assert!(!message.is_empty());
-            assert!(line <= text.lines().count() + 1, "line {line}: {message}");
+            // serde_yaml is YAML 1.1, which also breaks lines at NEL, LS and PS.
+            let breaks = ['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'];
+            let lines = text.replace("\r\n", "\n").matches(breaks).count() + 1;
+            assert!(line <= lines + 1, "line {line} of {lines}: {message}");
         }
     }
 }
