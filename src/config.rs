@@ -71,24 +71,7 @@ impl RunConfig {
                 path: path.clone(),
                 source,
             })?;
-            for (index, line) in text.lines().enumerate() {
-                let line = line.trim();
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                match line.split_once('=') {
-                    Some((name, value)) if !name.trim().is_empty() => {
-                        env.push((name.trim().to_owned(), value.to_owned()));
-                    }
-                    _ => {
-                        return Err(RunError::EnvFile {
-                            path: path.clone(),
-                            line: index + 1,
-                            text: line.to_owned(),
-                        });
-                    }
-                }
-            }
+            env = parse_env_file(path, &text)?;
         }
         let child = if args.batch_child {
             let settings = crate::runner::batch::child::ChildSettings::read(std::io::stdin())?;
@@ -122,6 +105,31 @@ impl RunConfig {
             child,
         })
     }
+}
+
+/// `--env-file` text: `NAME=VALUE` lines, blank lines and `#` comments skipped; `path` names
+/// the file in errors.
+pub fn parse_env_file(path: &Path, text: &str) -> Result<Vec<(String, String)>, RunError> {
+    let mut env = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                env.push((name.trim().to_owned(), value.to_owned()));
+            }
+            _ => {
+                return Err(RunError::EnvFile {
+                    path: path.to_owned(),
+                    line: index + 1,
+                    text: line.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(env)
 }
 
 /// The CPUs online, at least 1. sysconf rather than `std::thread::available_parallelism`,

@@ -182,22 +182,25 @@ pub fn credentials_for(host: &str) -> Result<Option<RegistryCredentials>, Docker
         }
         return Ok(answer);
     }
+    Ok(stored_credentials(&config, host))
+}
+
+/// `auths.<host>.auth` decoded, when it is base64 of `user:password`.
+pub fn stored_credentials(config: &Map<String, Value>, host: &str) -> Option<RegistryCredentials> {
     let auth = config
         .get("auths")
         .and_then(|a| a.get(host))
         .and_then(|e| e.get("auth"))
-        .and_then(Value::as_str);
-    Ok(auth.and_then(|auth| {
-        use base64::Engine as _;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(auth)
-            .ok()?;
-        let (username, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
-        Some(RegistryCredentials {
-            username: username.to_owned(),
-            password: Secret::new(password.to_owned()),
-        })
-    }))
+        .and_then(Value::as_str)?;
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(auth)
+        .ok()?;
+    let (username, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some(RegistryCredentials {
+        username: username.to_owned(),
+        password: Secret::new(password.to_owned()),
+    })
 }
 
 fn read(path: &Path) -> Result<Map<String, Value>, DockerConfigError> {
@@ -211,10 +214,15 @@ fn read(path: &Path) -> Result<Map<String, Value>, DockerConfigError> {
             });
         }
     };
+    parse(path, &bytes)
+}
+
+/// config.json's text as a JSON object (empty for a blank file); `path` names it in errors.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Map<String, Value>, DockerConfigError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    match serde_json::from_slice(&bytes) {
+    match serde_json::from_slice(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(DockerConfigError::Shape {
             path: path.to_owned(),
@@ -227,7 +235,8 @@ fn read(path: &Path) -> Result<Map<String, Value>, DockerConfigError> {
     }
 }
 
-fn shadows(config: &Map<String, Value>, entries: &[(String, Secret)]) -> Vec<Shadow> {
+/// The settings in `config` that make docker ignore the `auths` entries for `entries`' hosts.
+pub fn shadows(config: &Map<String, Value>, entries: &[(String, Secret)]) -> Vec<Shadow> {
     let mut found = Vec::new();
     for (host, _) in entries {
         let helper = config

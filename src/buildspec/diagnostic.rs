@@ -67,7 +67,7 @@ impl Diagnostic {
         let number = self.line.to_string();
         let pad = " ".repeat(number.len());
         let _ = writeln!(out, "{pad}--> {path}:{}:{}", self.line, self.column);
-        if let Some(text) = source.lines().nth(self.line.saturating_sub(1)) {
+        if let Some(text) = yaml_lines(source).nth(self.line.saturating_sub(1)) {
             let caret_pad: String = text
                 .chars()
                 .take(self.column.saturating_sub(1))
@@ -82,4 +82,10 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// The lines as YAML numbers them: a lone `\r` breaks a line too, which `str::lines` misses,
+/// so a file with one would show the wrong line under a finding.
+pub fn yaml_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split("\r\n").flat_map(|part| part.split(['\n', '\r']))
 }

@@ -9,11 +9,12 @@ use std::sync::OnceLock;
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use marked_yaml::{LoadError, LoaderOptions, Node};
 use regex_lite::Regex;
+use yaml_rust2::Event;
 
 mod batch;
 
 use super::batch::Batch;
-use super::diagnostic::{Diagnostic, Severity};
+use super::diagnostic::{Diagnostic, Severity, yaml_lines};
 use super::model::{
     ArtifactSet, Artifacts, Buildspec, Command, Env, OnFailure, Phase, PhaseName, Version,
 };
@@ -35,6 +36,12 @@ impl Parsed {
 }
 
 pub fn parse(text: &str) -> Parsed {
+    if let Some(diagnostic) = too_deep(text) {
+        return Parsed {
+            buildspec: None,
+            diagnostics: vec![diagnostic],
+        };
+    }
     let options = LoaderOptions::default().error_on_duplicate_keys(true);
     let root = match marked_yaml::parse_yaml_with_options(0, text, options) {
         Ok(root) => root,
@@ -46,7 +53,7 @@ pub fn parse(text: &str) -> Parsed {
         }
     };
     let mut parser = Parser {
-        lines: text.lines().collect(),
+        lines: yaml_lines(text).collect(),
         ..Parser::default()
     };
     let buildspec = root.as_mapping().and_then(|map| parser.buildspec(map));
@@ -58,6 +65,34 @@ pub fn parse(text: &str) -> Parsed {
     Parsed {
         buildspec: buildspec.filter(|_| !failed),
         diagnostics: parser.diagnostics,
+    }
+}
+
+/// Far deeper than any buildspec goes (a batch matrix is 7 levels).
+const MAX_DEPTH: usize = 64;
+
+/// Where the YAML first nests deeper than `MAX_DEPTH`. The loader recurses once per level, so a
+/// few thousand `- ` would overflow the stack; the parser's event stream does not recurse.
+/// Syntax errors are left to the loader, which reports them.
+fn too_deep(text: &str) -> Option<Diagnostic> {
+    let mut events = yaml_rust2::parser::Parser::new_from_str(text);
+    let mut depth = 0usize;
+    loop {
+        let (event, mark) = events.next_token().ok()?;
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => depth += 1,
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            Event::StreamEnd => return None,
+            _ => {}
+        }
+        if depth > MAX_DEPTH {
+            let message = format!("the YAML nests more than {MAX_DEPTH} levels deep");
+            return Some(
+                Diagnostic::error(mark.line(), mark.col() + 1, message.clone())
+                    .hint("a buildspec nests a few levels; check for a run of `- ` or `[` that was not meant as nesting")
+                    .codebuild(format!("YAML_FILE_ERROR Message: {message}")),
+            );
+        }
     }
 }
 

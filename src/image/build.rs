@@ -78,9 +78,13 @@ pub async fn build(
     }
     options = match request.builder {
         Builder::Classic => options.version(BuilderVersion::BuilderV1),
-        Builder::BuildKit => options
-            .version(BuilderVersion::BuilderBuildKit)
-            .session(&session_id()),
+        Builder::BuildKit => {
+            let options = options.version(BuilderVersion::BuilderBuildKit);
+            // bollard has `session` only with its `buildkit` feature.
+            #[cfg(feature = "buildkit")]
+            let options = options.session(&session_id());
+            options
+        }
     };
     let mut chunks = context.stream();
     let body = futures_util::stream::poll_fn(move |cx| chunks.poll_recv(cx));
@@ -113,6 +117,7 @@ pub async fn build(
     }
 }
 
+#[cfg(feature = "buildkit")]
 fn session_id() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -57,8 +57,9 @@ pub fn read(path: &Path) -> Result<Vec<Entry>, ImageError> {
     Ok(entries)
 }
 
-/// `Err((line, message))`; line 0 when the parser gives no position.
-fn parse(text: &str) -> Result<Vec<Entry>, (usize, String)> {
+/// The entries as written, paths unresolved. `Err((line, message))`; line 0 when the parser
+/// gives no position.
+pub fn parse(text: &str) -> Result<Vec<Entry>, (usize, String)> {
     let entries: Vec<Entry> = serde_yaml::from_str(text).map_err(|e| {
         let line = e.location().map_or(0, |l| l.line());
         // serde_yaml writes `.[1].key: … at line L column C`; the line says it better.

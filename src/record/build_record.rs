@@ -142,8 +142,13 @@ impl BuildRecord {
                 });
             }
         };
+        Self::from_json(path, &bytes)
+    }
+
+    /// A record from its JSON text, validated; `path` names it in errors.
+    pub fn from_json(path: &Path, bytes: &[u8]) -> Result<Self, RecordError> {
         let record: BuildRecord =
-            serde_json::from_slice(&bytes).map_err(|source| RecordError::Parse {
+            serde_json::from_slice(bytes).map_err(|source| RecordError::Parse {
                 path: path.to_owned(),
                 source,
             })?;

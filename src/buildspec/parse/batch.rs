@@ -14,6 +14,10 @@ use crate::buildspec::batch::{
 
 const KINDS: [&str; 4] = ["build-list", "build-graph", "build-matrix", "build-fanout"];
 
+/// A matrix multiplies its lists, so a few short ones make millions of builds, which would
+/// exhaust memory before the first build started; no batch runs anywhere near this many.
+const MAX_MATRIX_BUILDS: usize = 1000;
+
 impl Parser<'_> {
     pub(super) fn batch(&mut self, node: &Node, key: At) -> Option<Batch> {
         let Node::Mapping(map) = node else {
@@ -323,6 +327,26 @@ impl Parser<'_> {
             let d = self.error(at(node), "`build-matrix.dynamic` lists no values");
             *d = d.clone().hint(
                 "a matrix runs one build per combination of its `dynamic` lists; give at least one list a value",
+            );
+        }
+        let lists = [
+            matrix.buildspecs.len(),
+            matrix.images.len(),
+            matrix.compute_types.len(),
+        ]
+        .into_iter()
+        .chain(matrix.variables.iter().map(|(_, values)| values.len()));
+        let builds = lists
+            .filter(|&n| n > 0)
+            .try_fold(1usize, usize::checked_mul)
+            .filter(|&n| n <= MAX_MATRIX_BUILDS);
+        if builds.is_none() {
+            let d = self.error(
+                at(node),
+                format!("`build-matrix` makes more than {MAX_MATRIX_BUILDS} builds"),
+            );
+            *d = d.clone().hint(
+                "each `dynamic` list multiplies the number of builds; split the matrix, or list the builds with `build-list`",
             );
         }
         matrix
