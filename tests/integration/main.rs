@@ -16,11 +16,11 @@ mod emit_imagedefs;
 mod emit_record;
 mod faults;
 mod files;
-mod interrupt;
 /// The fuzz targets' properties, shared with `tests/fuzz` (cargo-fuzz).
 #[path = "../fuzz/checks.rs"]
 mod fuzz_checks;
 mod fuzz_inputs;
+mod interrupt;
 mod lint;
 mod monorepo;
 mod run_artifacts;
