@@ -57,8 +57,9 @@ pub async fn push(
             Ok(pushed) => return Ok(pushed),
             Err(failed) => failed,
         };
-        let transient = failed.spent || is_transient(&failed.message);
-        if transient && attempt < ATTEMPTS && !failed.spent {
+        // A push that dockerd had already spent its own retries on is not started again.
+        let retryable = !failed.spent && is_transient(&failed.message);
+        if retryable && attempt < ATTEMPTS {
             let what = format!("push of {reference} failed ({})", failed.message);
             back_off(Duration::from_millis(500), attempt, &what).await;
             attempt += 1;
@@ -67,9 +68,7 @@ pub async fn push(
         if failed.message.is_empty() {
             return Err(ImageError::NoDigest { reference });
         }
-        let message = if failed.spent {
-            failed.message
-        } else if transient {
+        let message = if retryable {
             format!("{} (gave up after {attempt} attempts)", failed.message)
         } else {
             failed.message
@@ -78,7 +77,7 @@ pub async fn push(
             reference,
             message,
             anonymous: credentials.username.is_none(),
-            transient,
+            transient: retryable || failed.spent,
         });
     }
 }
